@@ -1,0 +1,163 @@
+"""One settings object for a crawl, loaded from TOML and overridden by flags.
+
+Every field is documented in ``config/default.toml``; validation turns each
+mistake into a :class:`ConfigError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import __version__
+
+DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
+MODES = ("async", "sync", "threaded", "process")
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or has a bad value."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlConfig:
+    """Every setting of a crawl; see ``config/default.toml`` for each one's meaning."""
+
+    mode: str = "async"
+    concurrency: int = 16
+    workers: int = 16
+    per_host: int = 8
+    delay: float = 0.0
+    max_pages: int | None = None
+    max_depth: int | None = None
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    time_limit: float | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 10
+    max_url_length: int = 2048
+    retries: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    max_retry_after: float = 120.0
+    respect_robots: bool = True
+    follow_nofollow: bool = False
+    user_agent: str = DEFAULT_USER_AGENT
+    allow_domains: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    parse_workers: int | None = None
+    parse_offload_bytes: int = 256 * 1024
+    max_query_variants: int = 1000
+    max_repeated_segments: int = 3
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def replace(self, **changes: Any) -> CrawlConfig:
+        """Return a copy with some settings changed (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def effective_parse_workers(self) -> int:
+        """How many parse processes the async driver starts (0 parses inline)."""
+        if self.parse_workers is None:
+            return os.cpu_count() or 1
+        return self.parse_workers
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(CrawlConfig)}
+_POSITIVE_INTS = ("concurrency", "workers", "per_host", "max_pages", "max_url_length")
+_NON_NEGATIVE_INTS = (
+    "max_depth", "max_redirects", "retries", "parse_workers", "parse_offload_bytes",
+    "max_query_variants", "max_repeated_segments",
+)
+_POSITIVE_FLOATS = ("timeout", "connect_timeout", "time_limit", "backoff_max")
+_NON_NEGATIVE_FLOATS = ("delay", "backoff_base", "max_retry_after")
+
+
+def _validate(config: CrawlConfig) -> None:
+    """Raise ConfigError for the first bad value found."""
+    if config.mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {config.mode!r}")
+    for name in _POSITIVE_INTS + _NON_NEGATIVE_INTS:
+        value = getattr(config, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be an integer, not {value!r}")
+        if value < (1 if name in _POSITIVE_INTS else 0):
+            raise ConfigError(f"{name} must be {'positive' if name in _POSITIVE_INTS else '0 or more'}, not {value}")
+    for name in _POSITIVE_FLOATS + _NON_NEGATIVE_FLOATS:
+        value = getattr(config, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, not {value!r}")
+        if value < 0 or (value == 0 and name in _POSITIVE_FLOATS):
+            raise ConfigError(f"{name} must be {'positive' if name in _POSITIVE_FLOATS else '0 or more'}, not {value}")
+    if config.max_body_bytes < 1:
+        raise ConfigError(f"max_body_bytes must be positive, not {config.max_body_bytes}")
+    if not config.user_agent.strip():
+        raise ConfigError("user_agent must not be empty")
+    for name in ("include", "exclude"):
+        for pattern in getattr(config, name):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"{name} pattern {pattern!r} is not a valid regular expression: {exc}") from None
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turn TOML values into the field's type (lists into tuples, for example)."""
+    if name in ("allow_domains", "include", "exclude"):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} must be a list of strings, not {value!r}")
+        return tuple(value)
+    if name in ("mode", "user_agent") and not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, not {value!r}")
+    if name in ("respect_robots", "follow_nofollow") and not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def config_from_mapping(data: Mapping[str, Any], base: CrawlConfig | None = None) -> CrawlConfig:
+    """Build a config from plain data, rejecting unknown keys."""
+    changes = {}
+    for name, value in data.items():
+        key = name.replace("-", "_")
+        if key not in _FIELDS:
+            raise ConfigError(f"unknown setting {name!r}")
+        changes[key] = _coerce(key, value)
+    try:
+        return dataclasses.replace(base or CrawlConfig(), **changes)
+    except TypeError as exc:  # a wrong type that comparison in _validate tripped on
+        raise ConfigError(str(exc)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> CrawlConfig:
+    """Load a TOML file (its ``[crawl]`` table or top level), then apply overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                document = tomllib.load(handle)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        data = document.get("crawl", document)
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path}: [crawl] must be a table")
+    config = config_from_mapping(data)
+    return config_from_mapping(overrides or {}, base=config)
+
+
+__all__ = ["CrawlConfig", "ConfigError", "DEFAULT_USER_AGENT", "MODES", "load_config", "config_from_mapping"]

@@ -1,0 +1,109 @@
+"""Small immutable records that flow between the crawl core and its drivers.
+
+Everything here is picklable and cheap to copy, because requests and results
+cross thread and process boundaries in the threaded and process modes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+RequestKind = Literal["page", "robots"]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Why a fetch or a page failed: a short machine-readable kind and a message."""
+
+    kind: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the JSON form used in records."""
+        return {"kind": self.kind, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlRequest:
+    """One URL to fetch, with what the core needs to judge the answer."""
+
+    url: str
+    depth: int = 0
+    referrer: str | None = None
+    kind: RequestKind = "page"
+    # The URL first asked for when this request is a redirect target.
+    requested_url: str | None = None
+    # URLs already passed through on the way here, oldest first.
+    redirects: tuple[str, ...] = ()
+    retries: int = 0
+
+    @property
+    def origin_url(self) -> str:
+        """The URL the user or a link asked for, before any redirect."""
+        return self.requested_url or self.url
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What a fetcher saw for one request; redirects are never followed by fetchers."""
+
+    url: str
+    status: int | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    location: str | None = None
+    retry_after: str | None = None
+    body: bytes = b""
+    size: int = 0
+    truncated: bool = False
+    error: ErrorInfo | None = None
+    elapsed_ms: float = 0.0
+    fetched_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """The small picklable summary of an HTML page that the core needs."""
+
+    links: tuple[str, ...] = ()
+    # Links that should not be followed: rel=nofollow, or all of them under meta nofollow.
+    nofollow: frozenset[str] = frozenset()
+    title: str | None = None
+    meta_nofollow: bool = False
+    meta_noindex: bool = False
+    encoding: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageRecord:
+    """One line of output: everything known about one fetched URL."""
+
+    url: str
+    requested_url: str
+    status: int | None
+    depth: int
+    referrer: str | None
+    content_type: str | None
+    size: int
+    title: str | None
+    links: list[str]
+    redirects: list[str]
+    retries: int
+    elapsed_ms: float
+    fetched_at: str
+    error: ErrorInfo | None = None
+    items: list[Any] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as plain JSON-ready data."""
+        data = asdict(self)
+        data["error"] = self.error.to_dict() if self.error else None
+        if not self.items:
+            del data["items"]
+        return data
+
+    @property
+    def ok(self) -> bool:
+        """True when the page was fetched without an error."""
+        return self.error is None
