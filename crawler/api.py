@@ -1,0 +1,81 @@
+"""The library API: an async iterator of pages, and a blocking convenience for scripts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Iterable
+
+from .config import CrawlConfig, config_from_mapping
+from .core import CrawlCore, CrawlStats
+from .frontier import FrontierStore
+from .hooks import PageHook
+from .models import PageRecord
+from .runners.aio import AsyncRunner
+from .sinks import NullSink, Sink
+
+_DONE = object()
+
+
+class Crawler:
+    """Crawls from seed URLs and yields a record per fetched URL.
+
+    ::
+
+        async with Crawler(max_pages=100) as crawler:
+            async for page in crawler.crawl("https://example.org/"):
+                print(page.status, page.url, page.title)
+    """
+
+    def __init__(self, config: CrawlConfig | None = None, *, sink: Sink | None = None,
+                 on_page: PageHook | None = None, store: FrontierStore | None = None,
+                 **settings: Any) -> None:
+        self.config = config_from_mapping(settings, base=config or CrawlConfig())
+        self.sink: Sink = sink or NullSink()
+        self.on_page = on_page
+        self._store = store
+        self._core: CrawlCore | None = None
+
+    async def __aenter__(self) -> Crawler:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.stop()
+        await self.sink.close()
+
+    async def crawl(self, seeds: str | Iterable[str]) -> AsyncIterator[PageRecord]:
+        """Crawl from seeds, writing each record to the sink and yielding it."""
+        core = self._core = CrawlCore(self.config, self._store)
+        core.add_seeds([seeds] if isinstance(seeds, str) else seeds)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        runner = AsyncRunner(core, queue.put_nowait, self.on_page)
+        task = asyncio.create_task(runner.run())
+        task.add_done_callback(lambda _: queue.put_nowait(_DONE))
+        try:
+            while (record := await queue.get()) is not _DONE:
+                await self.sink.write(record)
+                yield record
+            task.result()  # surface a driver failure instead of ending quietly
+        finally:
+            if not task.done():
+                core.stop()
+                await asyncio.wait({task})
+
+    def stop(self) -> None:
+        """Start no new requests; the crawl ends once in-flight ones settle."""
+        if self._core is not None:
+            self._core.stop()
+
+    def statistics(self) -> CrawlStats:
+        """A snapshot of the running (or last) crawl's counters."""
+        return self._core.statistics() if self._core else CrawlStats()
+
+
+def crawl(seeds: str | Iterable[str], config: CrawlConfig | None = None, *,
+          on_page: PageHook | None = None, **settings: Any) -> list[PageRecord]:
+    """Crawl and return every record: the blocking convenience for scripts."""
+
+    async def collect() -> list[PageRecord]:
+        async with Crawler(config, on_page=on_page, **settings) as crawler:
+            return [record async for record in crawler.crawl(seeds)]
+
+    return asyncio.run(collect())

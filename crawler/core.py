@@ -1,0 +1,494 @@
+"""The crawl core: every decision of a crawl, written once, with no I/O.
+
+Drivers (async, sync, threaded, process) only fetch and schedule. They ask the
+core what to fetch next and tell it what came back::
+
+    core = CrawlCore(config)
+    core.add_seeds(urls)
+    while not core.finished:
+        request = core.next_request()        # None: nothing ready right now
+        ...fetch it, parse it if core.needs_parse(request, fetch)...
+        for record in core.complete(request, fetch, parsed):
+            write(record)
+
+The core owns the frontier alone, so it needs no locks and every driver crawls
+the same pages for the same site.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import random
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from .config import CrawlConfig
+from .frontier import FrontierStore, MemoryFrontier
+from .models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
+from .parsing import is_html
+from .policy import Scope, TrapGuard
+from .retry import is_retryable, retry_wait
+from .robots import DISALLOW_ALL, RobotsRules, robots_url, rules_from_response
+from .urls import normalize_url, url_host
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# RFC 9309 2.3.1.2: follow at least five redirect hops for robots.txt.
+MAX_ROBOTS_REDIRECTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlStats:
+    """An immutable snapshot of a crawl's counters."""
+
+    pages: int = 0
+    ok: int = 0
+    errors: int = 0
+    bytes: int = 0
+    retries: int = 0
+    redirects: int = 0
+    in_flight: int = 0
+    queued: int = 0
+    seen: int = 0
+    robots_disallowed: int = 0
+    out_of_scope: int = 0
+    duplicates: int = 0
+    too_deep: int = 0
+    traps: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    error_kinds: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _HostState:
+    """Politeness and robots.txt state of one host."""
+
+    origin: str
+    active: int = 0
+    next_start: float = 0.0
+    delay: float = 0.0
+    rules: RobotsRules | None = None
+    robots_pending: bool = False
+
+
+@dataclass(slots=True)
+class _Counters:
+    """The mutable counters behind CrawlStats."""
+
+    pages: int = 0
+    ok: int = 0
+    errors: int = 0
+    bytes: int = 0
+    retries: int = 0
+    redirects: int = 0
+    robots_disallowed: int = 0
+    out_of_scope: int = 0
+    duplicates: int = 0
+    too_deep: int = 0
+    traps: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+
+
+class CrawlCore:
+    """Decides what to fetch, what to follow, when to retry, and what to record."""
+
+    def __init__(
+        self,
+        config: CrawlConfig,
+        store: FrontierStore | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.store: FrontierStore = store if store is not None else MemoryFrontier()
+        self.scope = Scope.for_seeds([], config)
+        self.traps = TrapGuard(config.max_query_variants, config.max_repeated_segments)
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._hosts: dict[str, _HostState] = {}
+        self._followups: deque[CrawlRequest] = deque()  # redirects, due retries, robots.txt
+        self._delayed: list[tuple[float, int, CrawlRequest]] = []  # retries waiting out a backoff
+        self._sequence = itertools.count()
+        self._outbox: list[PageRecord] = []  # records made without a fetch
+        self._in_flight = 0
+        self._started_pages = 0
+        self._deadline: float | None = None
+        self._stopped = False
+        self._counts = _Counters()
+
+    # ----- feeding the frontier -------------------------------------------------
+
+    def add_seeds(self, urls: Iterable[str]) -> list[str]:
+        """Queue seed URLs (their hosts join the scope); return the normalised ones."""
+        added = []
+        for raw in urls:
+            url = normalize_url(raw)
+            if url is None:
+                raise ValueError(f"not a crawlable http(s) URL: {raw!r}")
+            self.scope.add_seed(url)
+            added.append(url)
+        for url in added:
+            self.add_url(url, depth=0)
+        return added
+
+    def add_url(self, url: str, depth: int, referrer: str | None = None) -> bool:
+        """Queue a normalised URL if it is in scope, new, not a trap and not too deep."""
+        counts = self._counts
+        if self.config.max_depth is not None and depth > self.config.max_depth:
+            counts.too_deep += 1
+            return False
+        if self.scope.rejects(url):
+            counts.out_of_scope += 1
+            return False
+        if not self.store.add_seen(url):
+            counts.duplicates += 1
+            return False
+        if self.traps.rejects(url):
+            counts.traps += 1
+            return False
+        self._host(url)
+        self.store.push(CrawlRequest(url=url, depth=depth, referrer=referrer))
+        return True
+
+    def follow(self, url: str, referrer: PageRecord) -> bool:
+        """Queue a link a user hook found on a page (resolved against the page URL)."""
+        normalised = normalize_url(url, base=referrer.url)
+        return normalised is not None and self.add_url(normalised, referrer.depth + 1, referrer.url)
+
+    # ----- scheduling -----------------------------------------------------------
+
+    def next_request(self) -> CrawlRequest | None:
+        """The next request that may start now (it counts as in flight), or None."""
+        now = self._clock()
+        if self._deadline is None and self.config.time_limit is not None:
+            self._deadline = now + self.config.time_limit
+        if self.halted:
+            return None
+        self._promote_due_retries(now)
+        request = self._next_followup(now) or self._next_new_page(now)
+        if request is not None:
+            self._dispatch(request, now)
+        return request
+
+    def wait_time(self) -> float | None:
+        """Seconds until a request may become ready without a completion, or None."""
+        now = self._clock()
+        times = [when for when, _, _ in self._delayed[:1]]
+        pending = {url_host(r.url) for r in self._followups}
+        pending.update(self.store.pending_hosts() if self._budget_left() else ())
+        for host in pending:
+            state = self._hosts.get(host)
+            if state and state.active < self.config.per_host and state.next_start > now:
+                times.append(state.next_start)
+        if self._deadline is not None:
+            times.append(self._deadline)
+        return max(0.0, min(times) - now) if times else None
+
+    @property
+    def halted(self) -> bool:
+        """True once stopped or past the time limit: no new requests start."""
+        if self._stopped:
+            return True
+        return self._deadline is not None and self._clock() >= self._deadline
+
+    @property
+    def finished(self) -> bool:
+        """True when nothing is in flight and nothing more will start."""
+        if self._in_flight or self._outbox:
+            return False
+        if self.halted:
+            return True
+        if self._followups or self._delayed:
+            return False
+        return self.store.pending_count() == 0 or not self._budget_left()
+
+    def stop(self) -> None:
+        """Start no new requests; in-flight ones may still complete."""
+        self._stopped = True
+
+    def _budget_left(self) -> bool:
+        """True while --max-pages allows starting another page."""
+        limit = self.config.max_pages
+        return limit is None or self._started_pages < limit
+
+    def _promote_due_retries(self, now: float) -> None:
+        """Move retries whose backoff has passed to the follow-up queue."""
+        while self._delayed and self._delayed[0][0] <= now:
+            self._followups.append(heapq.heappop(self._delayed)[2])
+
+    def _next_followup(self, now: float) -> CrawlRequest | None:
+        """A ready redirect target, retry or robots.txt request, if any."""
+        for _ in range(len(self._followups)):
+            request = self._followups.popleft()
+            state = self._host(request.url)
+            if request.kind == "robots" and self._slot_free(state, now):
+                return request
+            gate = self._gate(state, now) if request.kind == "page" else False
+            if gate is True:
+                if self._robots_allow(state, request):
+                    return request
+                self._drop_disallowed_followup(request)
+                continue
+            self._followups.append(request)
+            if isinstance(gate, CrawlRequest):
+                return gate
+        return None
+
+    def _drop_disallowed_followup(self, request: CrawlRequest) -> None:
+        """End a redirect chain whose target robots.txt forbids, with a record that says so."""
+        self._counts.robots_disallowed += 1
+        record = _unfetched_record(request, "robots_disallowed", "robots.txt disallows this redirect target")
+        self._count(record)
+        self.store.record_done(request, record)
+        self._outbox.append(record)
+
+    def _next_new_page(self, now: float) -> CrawlRequest | None:
+        """The oldest pending page of a ready host, or that host's robots.txt request."""
+        if not self._budget_left():
+            return None
+        for host in self.store.pending_hosts():
+            state = self._hosts[host]
+            gate = self._gate(state, now)
+            if isinstance(gate, CrawlRequest):
+                return gate
+            if gate:
+                request = self._pop_allowed(host, state)
+                if request is not None:
+                    self._started_pages += 1
+                    return request
+        return None
+
+    def _gate(self, state: _HostState, now: float) -> bool | CrawlRequest:
+        """Whether a host may take a page now, or the robots.txt request it needs first."""
+        if not self._slot_free(state, now):
+            return False
+        if not self.config.respect_robots or state.rules is not None:
+            return True
+        if state.robots_pending:
+            return False
+        state.robots_pending = True
+        return CrawlRequest(url=robots_url(state.origin), kind="robots")
+
+    def _slot_free(self, state: _HostState, now: float) -> bool:
+        """True when the host is under its concurrency limit and past its delay."""
+        return state.active < self.config.per_host and now >= state.next_start
+
+    def _robots_allow(self, state: _HostState, request: CrawlRequest) -> bool:
+        """True when robots.txt (or its absence) lets us fetch the request."""
+        return state.rules is None or state.rules.allows(request.url, self.config.user_agent)
+
+    def _pop_allowed(self, host: str, state: _HostState) -> CrawlRequest | None:
+        """Pop the host's next request that robots.txt allows, dropping disallowed ones."""
+        while (request := self.store.pop(host)) is not None:
+            if self._robots_allow(state, request):
+                return request
+            self._counts.robots_disallowed += 1
+            self.store.record_done(request, None)
+        return None
+
+    def _dispatch(self, request: CrawlRequest, now: float) -> None:
+        """Account for a request that starts now."""
+        state = self._host(request.url)
+        state.active += 1
+        state.next_start = now + state.delay
+        self._in_flight += 1
+
+    def _host(self, url: str) -> _HostState:
+        """The state of url's host, created on first sight."""
+        host = url_host(url)
+        state = self._hosts.get(host)
+        if state is None:
+            origin = url.split("/", 3)
+            state = self._hosts[host] = _HostState(origin="/".join(origin[:3]), delay=self.config.delay)
+        return state
+
+    # ----- results --------------------------------------------------------------
+
+    def needs_parse(self, request: CrawlRequest, fetch: FetchResult) -> bool:
+        """True when the answer is an HTML page whose links and title we want."""
+        return (
+            request.kind == "page"
+            and fetch.error is None
+            and fetch.status is not None
+            and 200 <= fetch.status < 300
+            and bool(fetch.body)
+            and is_html(fetch.content_type)
+        )
+
+    def complete(self, request: CrawlRequest, fetch: FetchResult,
+                 parsed: ParseResult | None = None) -> list[PageRecord]:
+        """Take a finished fetch (and its parse); return the records it produced."""
+        now = self._clock()
+        state = self._host(request.url)
+        state.active -= 1
+        self._in_flight -= 1
+        records, self._outbox = self._outbox, []
+        if request.kind == "robots":
+            self._complete_robots(request, fetch, now)
+            return records
+        if self._should_retry(request, fetch):
+            self._schedule_retry(request, fetch, state, now)
+            return records
+        if fetch.status in REDIRECT_STATUSES and fetch.error is None:
+            record = self._redirect(request, fetch)
+        else:
+            record = self._page_record(request, fetch, parsed)
+        if record is not None:
+            self._count(record)
+            self.store.record_done(request, record)
+            records.append(record)
+        return records
+
+    def drain(self) -> list[PageRecord]:
+        """Records made without a fetch that no completion has returned yet."""
+        records, self._outbox = self._outbox, []
+        return records
+
+    def statistics(self) -> CrawlStats:
+        """An immutable snapshot of the counters."""
+        c = self._counts
+        return CrawlStats(
+            pages=c.pages, ok=c.ok, errors=c.errors, bytes=c.bytes, retries=c.retries,
+            redirects=c.redirects, in_flight=self._in_flight,
+            queued=self.store.pending_count() + len(self._followups) + len(self._delayed),
+            seen=self.store.seen_count(), robots_disallowed=c.robots_disallowed,
+            out_of_scope=c.out_of_scope, duplicates=c.duplicates, too_deep=c.too_deep,
+            traps=c.traps, statuses=dict(c.statuses), error_kinds=dict(c.error_kinds),
+        )
+
+    def _count(self, record: PageRecord) -> None:
+        """Add a record to the counters."""
+        c = self._counts
+        c.pages += 1
+        c.bytes += record.size
+        if record.status is not None:
+            c.statuses[record.status] += 1
+        if record.error is None:
+            c.ok += 1
+        else:
+            c.errors += 1
+            c.error_kinds[record.error.kind] += 1
+
+    def _should_retry(self, request: CrawlRequest, fetch: FetchResult) -> bool:
+        """True when the fetch failed in passing and attempts remain."""
+        return is_retryable(fetch) and request.retries < self.config.retries and not self.halted
+
+    def _schedule_retry(self, request: CrawlRequest, fetch: FetchResult,
+                        state: _HostState, now: float) -> None:
+        """Queue the request again after a backoff; Retry-After also pauses its host."""
+        cfg = self.config
+        wait = retry_wait(fetch, request.retries, cfg.backoff_base, cfg.backoff_max,
+                          cfg.max_retry_after, self._rng)
+        if fetch.retry_after and fetch.status in (429, 503):
+            state.next_start = max(state.next_start, now + wait)
+        self._counts.retries += 1
+        retry = _replace(request, retries=request.retries + 1)
+        heapq.heappush(self._delayed, (now + wait, next(self._sequence), retry))
+
+    def _redirect(self, request: CrawlRequest, fetch: FetchResult) -> PageRecord | None:
+        """Follow a redirect as a new request, or record why it stops here."""
+        target = normalize_url(fetch.location or "", base=fetch.url)
+        chain = request.redirects + (request.url,)
+        if target is None:
+            error = ErrorInfo("bad_redirect", f"Location {fetch.location!r} is not a crawlable URL")
+            return _record(request, fetch, None, error)
+        if len(chain) > self.config.max_redirects:
+            error = ErrorInfo("too_many_redirects", f"more than {self.config.max_redirects} redirects")
+            return _record(request, fetch, None, error, links=[target])
+        if self.scope.rejects(target) or not self.store.add_seen(target):
+            # Out of scope or already seen (a loop ends here): the record shows where it pointed.
+            return _record(request, fetch, None, None, links=[target])
+        state = self._host(target)
+        if state.rules is not None and not self._robots_allow(state, _replace(request, url=target)):
+            self._counts.robots_disallowed += 1
+            return _record(request, fetch, None, None, links=[target])
+        self._counts.redirects += 1
+        self._followups.append(CrawlRequest(
+            url=target, depth=request.depth, referrer=request.referrer,
+            requested_url=request.origin_url, redirects=chain, retries=request.retries,
+        ))
+        return None
+
+    def _page_record(self, request: CrawlRequest, fetch: FetchResult,
+                     parsed: ParseResult | None) -> PageRecord:
+        """Build the record of a final answer and queue the links it allows."""
+        error = fetch.error
+        if error is None and fetch.truncated:
+            error = ErrorInfo("body_too_large", f"body larger than {self.config.max_body_bytes} bytes; "
+                                                "the rest was not read")
+        if error is None and is_retryable(fetch):
+            error = ErrorInfo("http_status", f"HTTP {fetch.status} after {request.retries} retries")
+        links = list(parsed.links) if parsed else []
+        if parsed and not parsed.meta_nofollow:
+            skip = frozenset() if self.config.follow_nofollow else parsed.nofollow
+            for link in links:
+                if link not in skip:
+                    self.add_url(link, request.depth + 1, fetch.url)
+        return _record(request, fetch, parsed, error, links=links)
+
+    def _complete_robots(self, request: CrawlRequest, fetch: FetchResult, now: float) -> None:
+        """Settle a host's robots.txt rules, or retry the fetch, or follow its redirect."""
+        state = self._host(request.origin_url)
+        if fetch.error is None and fetch.status in REDIRECT_STATUSES and fetch.location:
+            target = normalize_url(fetch.location, base=fetch.url)
+            if target and len(request.redirects) < MAX_ROBOTS_REDIRECTS:
+                self._followups.append(CrawlRequest(
+                    url=target, kind="robots", requested_url=request.origin_url,
+                    redirects=request.redirects + (request.url,)))
+                return
+        rules = rules_from_response(fetch.status, fetch.body) if fetch.error is None and fetch.status else None
+        if rules is None and fetch.status in REDIRECT_STATUSES:
+            rules = rules_from_response(404, b"")  # RFC 9309: too many redirects means unavailable
+        if rules is None:
+            if request.retries < self.config.retries and not self.halted:
+                self._schedule_retry(request, fetch, state, now)
+                return
+            rules = DISALLOW_ALL  # RFC 9309: unreachable robots.txt means disallow all
+        state.rules = rules
+        state.robots_pending = False
+        crawl_delay = rules.crawl_delay(self.config.user_agent)
+        if crawl_delay is not None:
+            state.delay = max(state.delay, crawl_delay)
+
+
+def _replace(request: CrawlRequest, **changes: object) -> CrawlRequest:
+    """A copy of request with some fields changed."""
+    return dataclasses.replace(request, **changes)  # type: ignore[arg-type]
+
+
+def _iso(timestamp: float) -> str:
+    """An ISO 8601 UTC timestamp with millisecond precision."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _record(request: CrawlRequest, fetch: FetchResult, parsed: ParseResult | None,
+            error: ErrorInfo | None, links: list[str] | None = None) -> PageRecord:
+    """The output record of one fetched URL."""
+    return PageRecord(
+        url=fetch.url,
+        requested_url=request.origin_url,
+        status=fetch.status,
+        depth=request.depth,
+        referrer=request.referrer,
+        content_type=fetch.content_type,
+        size=fetch.size,
+        title=parsed.title if parsed else None,
+        links=links or [],
+        redirects=list(request.redirects),
+        retries=request.retries,
+        elapsed_ms=round(fetch.elapsed_ms, 1),
+        fetched_at=_iso(fetch.fetched_at or time.time()),
+        error=error,
+    )
+
+
+def _unfetched_record(request: CrawlRequest, kind: str, message: str) -> PageRecord:
+    """The record of a request that ended without a fetch (a redirect target robots forbids)."""
+    return _record(request, FetchResult(url=request.url, fetched_at=time.time()), None,
+                   ErrorInfo(kind, message))

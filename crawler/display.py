@@ -1,0 +1,61 @@
+"""What a person sees on stderr: a live progress line and a summary table."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from .core import CrawlStats
+
+stderr = Console(stderr=True, highlight=False)
+
+
+def progress_line(stats: CrawlStats, elapsed: float) -> Text:
+    """One line: done, queued, in flight, errors and pages/s."""
+    rate = stats.pages / elapsed if elapsed > 0 else 0.0
+    return Text.assemble(
+        ("crawling ", "bold"), f"done {stats.pages:,}  queued {stats.queued:,}  ",
+        f"in flight {stats.in_flight}  ", ("errors ", "red" if stats.errors else ""),
+        (f"{stats.errors:,}", "red" if stats.errors else ""), f"  {rate:,.1f} pages/s  ",
+        (f"{elapsed:,.0f}s", "dim"),
+    )
+
+
+async def show_progress(read_stats: Callable[[], CrawlStats], started: float) -> None:
+    """Redraw the progress line four times a second until cancelled."""
+    if not stderr.is_terminal:
+        return
+    with Live(console=stderr, refresh_per_second=4, transient=True) as live:
+        while True:
+            live.update(progress_line(read_stats(), time.monotonic() - started))
+            await asyncio.sleep(0.25)
+
+
+def summary_table(stats: CrawlStats, elapsed: float, title: str = "crawl summary") -> Table:
+    """The end-of-crawl table: counts, rates, statuses and error kinds."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rate = stats.pages / elapsed if elapsed > 0 else 0.0
+    rows = [
+        ("pages", f"{stats.pages:,}"), ("ok", f"{stats.ok:,}"), ("errors", f"{stats.errors:,}"),
+        ("elapsed", f"{elapsed:,.2f} s"), ("pages/s", f"{rate:,.1f}"),
+        ("downloaded", f"{stats.bytes / 1e6:,.1f} MB"), ("retries", f"{stats.retries:,}"),
+        ("redirects followed", f"{stats.redirects:,}"), ("left in queue", f"{stats.queued:,}"),
+        ("robots.txt disallowed", f"{stats.robots_disallowed:,}"),
+        ("out of scope", f"{stats.out_of_scope:,}"), ("duplicates", f"{stats.duplicates:,}"),
+        ("too deep", f"{stats.too_deep:,}"), ("trap guards", f"{stats.traps:,}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    for status, count in sorted(stats.statuses.items()):
+        table.add_row(f"status {status}", f"{count:,}")
+    for kind, count in sorted(stats.error_kinds.items()):
+        table.add_row(f"error {kind}", f"{count:,}")
+    return table

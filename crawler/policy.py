@@ -1,0 +1,87 @@
+"""Which URLs a crawl may visit: scope and link-trap guards (pure)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .config import CrawlConfig
+
+
+def _host_only(url: str) -> str:
+    """The lowercase host name of url, without port."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _domain_matches(host: str, domain: str) -> bool:
+    """True when host is domain or one of its subdomains."""
+    domain = domain.lower().lstrip(".")
+    return host == domain or host.endswith("." + domain)
+
+
+@dataclass
+class Scope:
+    """Decides whether a normalised URL belongs to the crawl."""
+
+    hosts: set[str]
+    allow_domains: tuple[str, ...] = ()
+    include: tuple[re.Pattern[str], ...] = ()
+    exclude: tuple[re.Pattern[str], ...] = ()
+    max_url_length: int = 2048
+
+    @classmethod
+    def for_seeds(cls, seeds: list[str], config: CrawlConfig) -> Scope:
+        """The default scope: the seeds' hosts, plus the configured domains and patterns."""
+        return cls(
+            hosts={_host_only(seed) for seed in seeds},
+            allow_domains=config.allow_domains,
+            include=tuple(re.compile(p) for p in config.include),
+            exclude=tuple(re.compile(p) for p in config.exclude),
+            max_url_length=config.max_url_length,
+        )
+
+    def add_seed(self, url: str) -> None:
+        """Put a seed's host in scope."""
+        self.hosts.add(_host_only(url))
+
+    def rejects(self, url: str) -> str | None:
+        """Why url is out of scope, or None when it is in scope."""
+        if len(url) > self.max_url_length:
+            return "url_too_long"
+        host = _host_only(url)
+        if host not in self.hosts and not any(_domain_matches(host, d) for d in self.allow_domains):
+            return "other_host"
+        if self.include and not any(p.search(url) for p in self.include):
+            return "not_included"
+        if any(p.search(url) for p in self.exclude):
+            return "excluded"
+        return None
+
+
+@dataclass
+class TrapGuard:
+    """Refuses URLs that look like link traps: endless query variants or repeated path segments."""
+
+    max_query_variants: int = 1000
+    max_repeated_segments: int = 3
+    _variants: Counter[str] = field(default_factory=Counter)
+
+    def rejects(self, url: str) -> str | None:
+        """Why url looks like a trap, or None. Counts query variants as a side effect."""
+        parts = urlsplit(url)
+        if self.max_repeated_segments and _most_repeated_segment(parts.path) > self.max_repeated_segments:
+            return "repeated_segments"
+        if parts.query and self.max_query_variants:
+            key = f"{parts.netloc}{parts.path}"
+            if self._variants[key] >= self.max_query_variants:
+                return "too_many_query_variants"
+            self._variants[key] += 1
+        return None
+
+
+def _most_repeated_segment(path: str) -> int:
+    """How often the commonest non-empty segment occurs in path (/a/a/a/b -> 3)."""
+    segments = [s for s in path.split("/") if s]
+    return max(Counter(segments).values(), default=0)

@@ -1,0 +1,70 @@
+"""robots.txt decisions per host, following RFC 9309 (pure: the driver fetches the file).
+
+A host's rules move from *unknown* to *fetching* to *known*. While unknown or
+fetching, none of the host's pages may be fetched. The answer to the robots.txt
+fetch decides the rules (RFC 9309 section 2.3.1):
+
+* 2xx: parse the file;
+* 4xx (other than 429): no rules, everything allowed;
+* 5xx, 429 or unreachable: everything disallowed until it can be fetched, so the
+  core retries the fetch, and gives the host up when retries run out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from protego import Protego
+
+# RFC 9309 2.5: crawlers should parse at least 500 KiB; more is not needed.
+MAX_ROBOTS_BYTES = 512 * 1024
+# A Crawl-delay larger than this is treated as this, so one file cannot stall a crawl.
+MAX_CRAWL_DELAY = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsRules:
+    """The rules for one host: a parsed file, or allow-all, or disallow-all."""
+
+    parser: Protego | None = None
+    allow_all: bool = True
+
+    def allows(self, url: str, user_agent: str) -> bool:
+        """True when the rules let user_agent fetch url."""
+        if self.parser is not None:
+            return self.parser.can_fetch(url, user_agent)
+        return self.allow_all
+
+    def crawl_delay(self, user_agent: str) -> float | None:
+        """The Crawl-delay for user_agent, capped, or None."""
+        if self.parser is None:
+            return None
+        delay = self.parser.crawl_delay(user_agent)
+        return None if delay is None else min(float(delay), MAX_CRAWL_DELAY)
+
+
+ALLOW_ALL = RobotsRules(allow_all=True)
+DISALLOW_ALL = RobotsRules(allow_all=False)
+
+
+def robots_url(url: str) -> str:
+    """The robots.txt URL for the origin of url."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/robots.txt"
+
+
+def rules_from_response(status: int, body: bytes) -> RobotsRules | None:
+    """Rules for a robots.txt answer, or None when it must be fetched again (5xx, 429)."""
+    if 200 <= status < 300:
+        text = body[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
+        return RobotsRules(parser=Protego.parse(text))
+    if status == 429 or status >= 500:
+        return None
+    return ALLOW_ALL
+
+
+def product_token(user_agent: str) -> str:
+    """The product token robots.txt groups match against: 'crawler' in 'crawler/1.0 (...)'."""
+    token = user_agent.split("/", 1)[0].split(None, 1)
+    return token[0] if token else user_agent
