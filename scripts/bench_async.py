@@ -1,0 +1,73 @@
+"""Benchmark the async driver on the demo site: pages/s and peak RSS, with and without the parse pool.
+
+    python scripts/bench_async.py --pages 2000 --latency-ms 50 -c 64
+
+The demo site runs in a child process so it does not share the crawler's GIL.
+Each configuration runs in a fresh child process so peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+
+def crawl_once(url: str, concurrency: int, parse_workers: int, offload: int) -> dict:
+    """Crawl url in this process and return figures (run in a fresh child)."""
+    import psutil
+
+    import crawler
+
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    pages = crawler.crawl(url, concurrency=concurrency, per_host=concurrency,
+                          parse_workers=parse_workers, parse_offload_bytes=offload)
+    wall = time.perf_counter() - started
+    children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "pages": len(pages), "ok": sum(p.ok for p in pages), "wall_s": round(wall, 2),
+        "pages_per_sec": round(len(pages) / wall, 1),
+        "cpu_s": round(time.process_time() - cpu_started, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "children_peak_rss_mb": round(children_rss, 1),
+        "rss_now_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+    }
+
+
+def main() -> None:
+    """Start the demo site, then crawl it once per configuration and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("-c", "--concurrency", type=int, default=64)
+    parser.add_argument("--parse-workers", type=int, default=2, help="pool size for the pool run")
+    parser.add_argument("--offload-bytes", type=int, nargs="+", default=[0],
+                        help="parse_offload_bytes values to try with the pool (0: offload every page)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        url, workers, offload = args.child.split(",")
+        print(json.dumps(crawl_once(url, args.concurrency, int(workers), int(offload))))
+        return
+
+    from crawler.demo import DemoSiteProcess, DemoSpec
+
+    runs = [(f"pool of {args.parse_workers}, offload >= {o} B", args.parse_workers, o) for o in args.offload_bytes]
+    runs.append(("inline (--parse-workers 0)", 0, 0))
+    with DemoSiteProcess(DemoSpec(pages=args.pages, latency_ms=args.latency_ms)) as site:
+        print(f"demo site: {args.pages} pages, {args.latency_ms:g} ms latency, -c {args.concurrency}")
+        print(f"{'configuration':36} {'pages':>6} {'wall s':>7} {'pages/s':>8} {'cpu s':>6} {'peak RSS MB':>12}")
+        for name, workers, offload in runs:
+            child = [sys.executable, __file__, "-c", str(args.concurrency), "--child", f"{site.url},{workers},{offload}"]
+            result = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
+            rss = result["peak_rss_mb"] + result["children_peak_rss_mb"]
+            print(f"{name:36} {result['pages']:>6} {result['wall_s']:>7} {result['pages_per_sec']:>8} "
+                  f"{result['cpu_s']:>6} {rss:>12.1f}")
+
+
+if __name__ == "__main__":
+    main()

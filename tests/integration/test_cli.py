@@ -1,0 +1,117 @@
+"""The command line, run as a user runs it: in a subprocess, against a real local site."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from crawler.demo import expected_urls
+
+from ..conftest import SLOW_SITE, SMALL_SITE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `python -m crawler ARGS` and capture its output."""
+    return subprocess.run([sys.executable, "-m", "crawler", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every line of a JSON Lines file, parsed (fails on a torn line)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_crawl_writes_every_page_once(small_site, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = run_cli("crawl", small_site.url, "-o", str(out), "-c", "8", "--per-host", "8")
+    assert result.returncode == 0, result.stderr
+    records = read_jsonl(out)
+    assert {r["url"] for r in records} == expected_urls(SMALL_SITE, small_site.url)
+    assert len(records) == SMALL_SITE.pages
+    assert "crawl summary" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_output_to_stdout_with_config_file(small_site) -> None:
+    result = run_cli("crawl", small_site.url, "-o", "-", "-q", "--max-pages", "5",
+                     "--config", str(ROOT / "config" / "default.toml"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5 and all(json.loads(line)["status"] == 200 for line in lines)
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["crawl", "not a url"], "not a crawlable http(s) URL"),
+    (["crawl", "ftp://example.org/"], "not a crawlable http(s) URL"),
+    (["crawl"], "no seed URLs"),
+    (["crawl", "http://127.0.0.1:9/", "--bogus"], "unrecognized arguments"),
+    (["crawl", "http://127.0.0.1:9/", "-c", "0"], "concurrency must be positive"),
+    (["crawl", "http://127.0.0.1:9/", "-c", "many"], "invalid int value"),
+    (["crawl", "http://127.0.0.1:9/", "--include", "("], "not a valid regular expression"),
+    (["crawl", "http://127.0.0.1:9/", "--config", "/nonexistent.toml"], "cannot read config file"),
+    (["crawl", "http://127.0.0.1:9/", "--seeds-file", "/nonexistent.txt"], "cannot read seeds file"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_mistakes_get_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_key_and_value(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[crawl]\nconcurency = 4\n")
+    result = run_cli("crawl", "http://127.0.0.1:9/", "--config", str(config))
+    assert result.returncode == 2 and "unknown setting 'concurency'" in result.stderr
+    config.write_text("[crawl]\ndelay = 'slow'\n")
+    result = run_cli("crawl", "http://127.0.0.1:9/", "--config", str(config))
+    assert result.returncode == 2 and "delay must be a number" in result.stderr
+    config.write_text("[crawl\n")
+    result = run_cli("crawl", "http://127.0.0.1:9/", "--config", str(config))
+    assert result.returncode == 2 and "not valid TOML" in result.stderr
+
+
+def test_seeds_file(small_site, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(f"# a comment\n{small_site.url}page/3\n\n{small_site.url}page/4\n")
+    out = tmp_path / "out.jsonl"
+    result = run_cli("crawl", "--seeds-file", str(seeds), "--max-depth", "0", "-o", str(out), "-q")
+    assert result.returncode == 0, result.stderr
+    assert {r["url"] for r in read_jsonl(out)} == {small_site.url + "page/3", small_site.url + "page/4"}
+
+
+def test_sigint_stops_gracefully_with_valid_output(slow_site, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "crawl", slow_site.url, "-o", str(out), "-c", "8", "-q"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 20):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=15)
+    assert time.monotonic() - started < 5
+    assert process.returncode == 130, stderr
+    records = read_jsonl(out)
+    assert 20 <= len(records) < SLOW_SITE.pages
+    assert len({r["url"] for r in records}) == len(records)
+    assert "Traceback" not in stderr
+
+
+
+def test_version_and_module_entry() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("crawler ")
