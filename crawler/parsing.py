@@ -1,0 +1,254 @@
+"""HTML bytes -> links, title and robots directives (pure, picklable entry points).
+
+``parse_page`` is the hot path and runs inside process-pool workers, so it takes
+and returns small picklable values and goes straight to lxml's C parser;
+``make_soup`` builds the full BeautifulSoup document for user callbacks.  Both
+decode with the same choice of encoding, made by the WHATWG HTML order: byte
+order mark, then the HTTP charset, then ``<meta>`` in the first bytes, then
+sniffing the content.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Mapping
+
+import charset_normalizer
+from bs4 import BeautifulSoup
+from lxml import etree
+
+from .models import ParseResult
+from .urls import normalize_url
+
+# WHATWG HTML 13.2.3.2 checks only UTF-8 and UTF-16 byte order marks.
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+# Web labels that Python's codec registry does not know.
+_EXTRA_LABELS = {
+    "windows-874": "cp874",
+    "x-mac-cyrillic": "mac-cyrillic",
+    "windows-31j": "cp932",
+    "x-sjis": "cp932",
+}
+# The WHATWG Encoding Standard's encodings, by Python codec name, each mapped to the
+# codec browsers really decode it with (a latin-1 label means windows-1252, ...).
+# Anything else (rot13, base64, utf-7, idna, EBCDIC ...) is not a web encoding.
+_WEB_CODECS = {
+    name: name
+    for name in (
+        "utf-8", "utf-16-le", "utf-16-be", "cp866", "iso8859-2", "iso8859-3", "iso8859-4",
+        "iso8859-5", "iso8859-6", "iso8859-7", "iso8859-8", "iso8859-10", "iso8859-13",
+        "iso8859-14", "iso8859-15", "iso8859-16", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic",
+        "cp874", "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257",
+        "cp1258", "gbk", "gb18030", "big5hkscs", "euc_jp", "iso2022_jp", "cp932", "cp949",
+    )
+} | {
+    "utf-16": "utf-16-le", "ascii": "cp1252", "iso8859-1": "cp1252", "iso8859-9": "cp1254",
+    "iso8859-11": "cp874", "gb2312": "gbk", "big5": "big5hkscs", "shift_jis": "cp932",
+    "euc_kr": "cp949",
+}
+_META_SCAN_BYTES = 2048
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
+# charset-normalizer's cost grows with its input; the start of a page tells enough.
+_DETECT_BYTES = 64 * 1024
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_LINK_ATTRIBUTES = {"a": "href", "area": "href", "frame": "src", "iframe": "src"}
+_SCANNED_TAGS = (*_LINK_ATTRIBUTES, "base", "title", "meta")
+_MAX_TITLE = 1000
+
+
+def is_html(content_type: str | None) -> bool:
+    """Return True for a text/html or application/xhtml+xml Content-Type value."""
+    if content_type is None:
+        return False
+    return content_type.partition(";")[0].strip().lower() in _HTML_TYPES
+
+
+def charset_from_content_type(value: str | None) -> str | None:
+    """Return the lowercased ``charset`` parameter of a Content-Type value, if any."""
+    for parameter in (value or "").split(";")[1:]:
+        name, _, label = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return label.strip().strip("\"'").strip().lower() or None
+    return None
+
+
+def decode_html(body: bytes, encoding_hint: str | None = None) -> tuple[str, str]:
+    """Return the page as text and the codec used; undecodable bytes become U+FFFD."""
+    encoding, start = _choose_encoding(body, encoding_hint)
+    return body[start:].decode(encoding, "replace"), encoding
+
+
+def parse_page(body: bytes, url: str, encoding_hint: str | None = None) -> ParseResult:
+    """Extract links, nofollow links, title and meta robots flags from an HTML page."""
+    encoding, start = _choose_encoding(body, encoding_hint)
+    found = _collect(_utf8(body, encoding, start))
+    if found is None:
+        return ParseResult(encoding=encoding)
+    return _summarise(found, url, encoding)
+
+
+def make_soup(body: bytes, url: str, encoding_hint: str | None = None) -> BeautifulSoup:
+    """Return the full BeautifulSoup document (lxml tree builder) for user callbacks.
+
+    ``url`` is unused; it keeps the signature parallel to :func:`parse_page`.
+    """
+    text, encoding = decode_html(body, encoding_hint)
+    soup = BeautifulSoup(text, "lxml")
+    soup.original_encoding = encoding  # bs4 sets this only when it decodes bytes itself
+    return soup
+
+
+def _choose_encoding(body: bytes, hint: str | None) -> tuple[str, int]:
+    """Return the codec to decode with and the length of the byte order mark to skip."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return encoding, len(bom)
+    return (hint and _web_codec(hint)) or _meta_charset(body) or _sniff(body), 0
+
+
+def _web_codec(label: str) -> str | None:
+    """Return the Python codec browsers use for an encoding label, or None if unknown."""
+    label = label.strip().lower()
+    try:
+        name = codecs.lookup(_EXTRA_LABELS.get(label, label)).name
+    except (LookupError, ValueError):  # ValueError: a NUL inside the label
+        return None
+    return _WEB_CODECS.get(name)
+
+
+def _meta_charset(body: bytes) -> str | None:
+    """Return the codec a ``<meta>`` charset declaration near the start names, if any."""
+    match = _META_CHARSET.search(body, 0, _META_SCAN_BYTES)
+    encoding = _web_codec(match.group(1).decode("ascii")) if match else None
+    # WHATWG HTML 13.2.3.2: a UTF-16 meta cannot be right, since it was read as ASCII.
+    return "utf-8" if encoding in ("utf-16-le", "utf-16-be") else encoding
+
+
+def _sniff(body: bytes) -> str:
+    """Guess the codec of undeclared content, defaulting to UTF-8."""
+    sample = body[:_DETECT_BYTES]
+    try:
+        # Valid UTF-8 is almost never anything else; final=False allows a cut character.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    guess = charset_normalizer.from_bytes(sample).best()
+    return (guess and _web_codec(guess.encoding)) or "utf-8"
+
+
+def _utf8(body: bytes, encoding: str, start: int) -> bytes:
+    """Return the body as UTF-8, which lxml then parses without a second detection."""
+    if encoding == "utf-8":
+        return body[start:] if start else body  # libxml2 replaces invalid sequences itself
+    return body[start:].decode(encoding, "replace").encode("utf-8", "replace")
+
+
+class _Collector:
+    """Gathers link targets, the base URL and robots tokens from start tags.
+
+    It is fed by the tree walk of :func:`_walk`, and is itself an lxml parser target
+    for documents too deep for a tree.  The title needs the tree: see ``_walk``.
+    """
+
+    def __init__(self) -> None:
+        self.hrefs: list[tuple[str, bool]] = []  # (raw URL, rel says nofollow)
+        self.base: str | None = None
+        self.title: str | None = None
+        self.robots: set[str] = set()
+
+    def start(self, tag: str, attrib: Mapping[str, str]) -> None:
+        """Record one start tag (the lxml parser-target callback)."""
+        if tag in _LINK_ATTRIBUTES:
+            raw = attrib.get(_LINK_ATTRIBUTES[tag])
+            if raw is not None:
+                # rel holds space-separated, ASCII case-insensitive tokens (WHATWG HTML 4.6.7).
+                self.hrefs.append((raw, "nofollow" in (attrib.get("rel") or "").lower().split()))
+        elif tag == "meta":
+            if (attrib.get("name") or "").strip().lower() == "robots":
+                self.robots.update((attrib.get("content") or "").lower().replace(",", " ").split())
+        elif tag == "base" and self.base is None:  # WHATWG: the first <base> with an href wins
+            self.base = attrib.get("href")
+
+    def close(self) -> _Collector:
+        """Finish a target parse, whose result is then the collector itself."""
+        return self
+
+
+def _walk(root: etree._Element) -> _Collector:
+    """Feed the tree's relevant elements to a collector in document order."""
+    found = _Collector()
+    for element in root.iter(*_SCANNED_TAGS):
+        if element.tag != "title":
+            found.start(element.tag, element.attrib)
+        elif found.title is None:
+            found.title = "".join(element.itertext())
+    return found
+
+
+def _collect(data: bytes) -> _Collector | None:
+    """Parse UTF-8 HTML and collect what the page links to; None for an empty document."""
+    # huge_tree raises libxml2's nesting limit from 256 to 2048 levels, which sloppy
+    # real pages can exceed.
+    parser = etree.HTMLParser(encoding="utf-8", huge_tree=True, collect_ids=False)
+    root = etree.fromstring(data, parser)
+    if root is None:  # an empty document, or one holding only comments
+        return None
+    found = _walk(root)
+    if parser.error_log.filter_from_fatals():
+        # libxml2 gave up building the tree part-way (past 2048 levels of nesting, say).
+        # Its event interface keeps no tree and so has no such limit: read the start tags
+        # again through it, keeping the title the tree found.
+        events = etree.HTMLParser(target=_Collector(), encoding="utf-8", huge_tree=True)
+        deep: _Collector = etree.fromstring(data, events)
+        deep.title = found.title
+        return deep
+    return found
+
+
+def _summarise(found: _Collector, url: str, encoding: str) -> ParseResult:
+    """Resolve what the walk found into the page's ParseResult."""
+    # WHATWG: a <base href> that does not parse leaves the page URL as the base.
+    base = (normalize_url(found.base, url) if found.base is not None else None) or url
+    links, nofollow = _resolve_links(found.hrefs, base)
+    meta_nofollow = not found.robots.isdisjoint(("nofollow", "none"))
+    return ParseResult(
+        links=links,
+        nofollow=frozenset(links) if meta_nofollow else nofollow,
+        title=_clean_title(found.title),
+        meta_nofollow=meta_nofollow,
+        meta_noindex=not found.robots.isdisjoint(("noindex", "none")),
+        encoding=encoding,
+    )
+
+
+def _clean_title(title: str | None) -> str | None:
+    """Collapse whitespace and bound the length; a blank title counts as none."""
+    return " ".join((title or "").split())[:_MAX_TITLE] or None
+
+
+def _resolve_links(
+    hrefs: list[tuple[str, bool]], base: str
+) -> tuple[tuple[str, ...], frozenset[str]]:
+    """Return the distinct canonical links in page order, and those only ever nofollow."""
+    canonical: dict[str, str | None] = {}  # pages repeat hrefs; normalise each once
+    ordered: dict[str, None] = {}
+    followed: set[str] = set()
+    unfollowed: set[str] = set()
+    for raw, nofollow in hrefs:
+        if raw not in canonical:
+            canonical[raw] = normalize_url(raw, base)
+        link = canonical[raw]
+        if link is not None:
+            ordered[link] = None
+            (unfollowed if nofollow else followed).add(link)
+    return tuple(ordered), frozenset(unfollowed - followed)
+
+
+__all__ = ["charset_from_content_type", "decode_html", "is_html", "make_soup", "parse_page"]

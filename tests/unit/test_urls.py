@@ -1,0 +1,238 @@
+"""Tests for crawler.urls: every normalisation rule, then properties over any input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crawler.urls import is_http_url, normalize_url, url_host
+
+
+def _cases(*rows: tuple[str, str | None]) -> list:
+    """Name each parametrised row after its input, so failures read well."""
+    return [pytest.param(url, expected, id=repr(url)[:60]) for url, expected in rows]
+
+
+@pytest.mark.parametrize("url, expected", _cases(
+    ("HTTP://EXAMPLE.COM/Path", "http://example.com/Path"),
+    ("HtTpS://Example.Com/", "https://example.com/"),
+    ("http://example.com", "http://example.com/"),
+    ("http://example.com?q=1", "http://example.com/?q=1"),
+    ("http://example.com:80/", "http://example.com/"),
+    ("https://example.com:443/", "https://example.com/"),
+    ("http://example.com:443/", "http://example.com:443/"),
+    ("https://example.com:80/", "https://example.com:80/"),
+    ("http://example.com:8080/a", "http://example.com:8080/a"),
+    ("http://example.com:0080/", "http://example.com/"),
+    ("http://example.com:/a", "http://example.com/a"),
+    ("http://example.com/a#frag", "http://example.com/a"),
+    ("http://example.com/a?q=1#frag", "http://example.com/a?q=1"),
+    ("http://example.com/#", "http://example.com/"),
+    ("http://example.com/a?", "http://example.com/a"),
+    ("http://user:secret@example.com/", "http://example.com/"),
+    ("http://user@example.com:8080/", "http://example.com:8080/"),
+    ("http://a@b@example.com/", "http://example.com/"),
+))
+def test_scheme_host_port_fragment_userinfo(url: str, expected: str) -> None:
+    assert normalize_url(url) == expected
+
+
+@pytest.mark.parametrize("url, expected", _cases(
+    ("http://a/b/c/./../../g", "http://a/g"),
+    ("http://a/b/c/.", "http://a/b/c/"),
+    ("http://a/b/c/..", "http://a/b/"),
+    ("http://a/..", "http://a/"),
+    ("http://a/../../x", "http://a/x"),
+    ("http://a/./x/./y", "http://a/x/y"),
+    ("http://a/b//../c", "http://a/b/c"),
+    ("http://a/%2e%2E/x", "http://a/x"),
+    ("http://a/.%2e/x", "http://a/x"),
+    ("http://a/b.html", "http://a/b.html"),
+    ("http://a/..b/c", "http://a/..b/c"),
+    ("http://a/b//c", "http://a/b//c"),
+))
+def test_dot_segments_resolved(url: str, expected: str) -> None:
+    # RFC 3986 5.2.4, after escape normalisation as WHATWG does for "%2e".
+    assert normalize_url(url) == expected
+
+
+@pytest.mark.parametrize("url, expected", _cases(
+    ("http://a/%7e%41%5a%2D%2e%5F", "http://a/~AZ-._"),
+    ("http://a/%2f%3a%3F", "http://a/%2F%3A%3F"),
+    ("http://a/%2F", "http://a/%2F"),
+    ("http://a/?x=%2f&y=%26", "http://a/?x=%2F&y=%26"),
+    ("http://a/?x=%7E", "http://a/?x=~"),
+    ("http://a/a b", "http://a/a%20b"),
+    ("http://a/?q=a b", "http://a/?q=a%20b"),
+    ("http://a/caf\u00e9", "http://a/caf%C3%A9"),
+    ("http://a/?q=\u65e5\u672c", "http://a/?q=%E6%97%A5%E6%9C%AC"),
+    ("http://a/100%", "http://a/100%25"),
+    ("http://a/%zz", "http://a/%25zz"),
+    ("http://a/%4", "http://a/%254"),
+    ("http://a/?p=50%&q=%", "http://a/?p=50%25&q=%25"),
+    ("http://a/%25", "http://a/%25"),
+    ('http://a/"<>^`{|}', "http://a/%22%3C%3E%5E%60%7B%7C%7D"),
+    ("http://a/?a[]=1", "http://a/?a%5B%5D=1"),
+    ("http://a/p;x=1,y@z:w!$'()*+", "http://a/p;x=1,y@z:w!$'()*+"),
+    ("http://a/?a=1&b=2/?c", "http://a/?a=1&b=2/?c"),
+    ("http://a/\x00\x7f", "http://a/%00%7F"),
+))
+def test_percent_encoding_normalised(url: str, expected: str) -> None:
+    assert normalize_url(url) == expected
+
+
+@pytest.mark.parametrize("url, expected", _cases(
+    ("http://a/?b=2&a=1", "http://a/?b=2&a=1"),
+    ("http://a/?a=1&a=1", "http://a/?a=1&a=1"),
+    ("http://a/?q=a+b", "http://a/?q=a+b"),
+    ("http://a/?=&&", "http://a/?=&&"),
+))
+def test_query_kept_in_order(url: str, expected: str) -> None:
+    assert normalize_url(url) == expected
+
+
+@pytest.mark.parametrize("url, expected", _cases(
+    ("http://b\u00fccher.de/", "http://xn--bcher-kva.de/"),
+    ("http://B\u00dcCHER.DE/", "http://xn--bcher-kva.de/"),
+    ("http://\u4f8b\u5b50.\u6d4b\u8bd5/", "http://xn--fsqu00a.xn--0zwm56d/"),
+    ("http://fa\u00df.de/", "http://xn--fa-hia.de/"),
+    ("http://XN--BCHER-KVA.de/", "http://xn--bcher-kva.de/"),
+    ("http://exa%6Dple.com/", "http://example.com/"),
+    ("http://foo_bar.example.com/", "http://foo_bar.example.com/"),
+    ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/"),
+    ("http://[::1]/", "http://[::1]/"),
+    ("http://[0:0:0:0:0:0:0:1]:8080/", "http://[::1]:8080/"),
+    ("http://[2001:DB8::A]/", "http://[2001:db8::a]/"),
+))
+def test_hosts(url: str, expected: str) -> None:
+    assert normalize_url(url) == expected
+
+
+@pytest.mark.parametrize("url", [
+    "javascript:alert(1)", "JavaScript:void(0)", "mailto:someone@example.com",
+    "tel:+15555550100", "data:text/html,<p>hi</p>", "ftp://example.com/file",
+    "file:///etc/passwd", "about:blank", "ws://example.com/", "news:comp.lang.python",
+    "", "   ", "example.com/page", "/relative/path", "//example.com/no-scheme",
+    "http:", "http://", "http:///path", "http://:80/", "http://user@/",
+    "http://[::1", "http://[::1]x/", "http://[not-ipv6]/", "http://[1.2.3.4]/",
+    "http://[fe80::1%25eth0]/",
+    "http://example.com:99999/", "http://example.com:65536/", "http://example.com:-1/",
+    "http://example.com:8o/", "http://example.com:\u0662/", "http://example.com:1:2/",
+    "http://exa mple.com/", "http://exa<mple.com/", "http://exa%20mple.com/",
+    "http://exa%mple.com/", "http://%ff.com/", "http://a%2541.com/",
+    "http://\ud800.com/",
+])
+def test_rejected(url: str) -> None:
+    assert normalize_url(url) is None
+
+
+RFC_BASE = "http://a/b/c/d;p?q"
+
+
+@pytest.mark.parametrize("url, expected", [
+    # RFC 3986 5.4.1, normal examples (fragments then dropped, "g:h" not http).
+    ("g:h", None), ("g", "http://a/b/c/g"), ("./g", "http://a/b/c/g"), ("g/", "http://a/b/c/g/"),
+    ("/g", "http://a/g"), ("//g", "http://g/"), ("?y", "http://a/b/c/d;p?y"),
+    ("g?y", "http://a/b/c/g?y"), ("#s", "http://a/b/c/d;p?q"), ("g#s", "http://a/b/c/g"),
+    ("g?y#s", "http://a/b/c/g?y"), (";x", "http://a/b/c/;x"), ("g;x", "http://a/b/c/g;x"),
+    ("g;x?y#s", "http://a/b/c/g;x?y"), ("", "http://a/b/c/d;p?q"), (".", "http://a/b/c/"),
+    ("./", "http://a/b/c/"), ("..", "http://a/b/"), ("../", "http://a/b/"), ("../g", "http://a/b/g"),
+    ("../..", "http://a/"), ("../../", "http://a/"), ("../../g", "http://a/g"),
+    # RFC 3986 5.4.2, abnormal examples; "http:g" read the non-strict (WHATWG) way.
+    ("../../../g", "http://a/g"), ("../../../../g", "http://a/g"), ("/./g", "http://a/g"),
+    ("/../g", "http://a/g"), ("g.", "http://a/b/c/g."), (".g", "http://a/b/c/.g"),
+    ("g..", "http://a/b/c/g.."), ("..g", "http://a/b/c/..g"), ("./../g", "http://a/b/g"),
+    ("./g/.", "http://a/b/c/g/"), ("g/./h", "http://a/b/c/g/h"), ("g/../h", "http://a/b/c/h"),
+    ("g;x=1/./y", "http://a/b/c/g;x=1/y"), ("g;x=1/../y", "http://a/b/c/y"),
+    ("g?y/./x", "http://a/b/c/g?y/./x"), ("g?y/../x", "http://a/b/c/g?y/../x"),
+    ("g#s/./x", "http://a/b/c/g"), ("g#s/../x", "http://a/b/c/g"), ("http:g", "http://a/b/c/g"),
+    # An explicit empty query replaces the base's (WHATWG and RFC 3986 5.2.2 agree).
+    ("?", "http://a/b/c/d;p"), ("?#s", "http://a/b/c/d;p"),
+])
+def test_rfc3986_reference_resolution(url: str, expected: str | None) -> None:
+    assert normalize_url(url, RFC_BASE) == expected
+
+
+@pytest.mark.parametrize("url, base, expected", [
+    ("https://other.example/x", "http://a/b", "https://other.example/x"),
+    ("//other.example/x", "https://a/b", "https://other.example/x"),
+    ("HTTP://A/x", "http://b/", "http://a/x"),
+    ("g", "http://a", "http://a/g"),
+    ("g", "http://a/b/../c/", "http://a/c/g"),
+    ("g", "  http://a/b/c  ", "http://a/b/g"),
+    ("  /padded  ", "http://a/b", "http://a/padded"),
+    ("\t/x\n/y\r", "http://a/b", "http://a/x/y"),
+    ("..\\x\\y", "http://a/b/c", "http://a/x/y"),
+    ("/x?a=\\b", "http://a/", "http://a/x?a=%5Cb"),
+    ("https:g", "http://a/b", None),
+    ("mailto:x@a", "http://a/b", None),
+    ("javascript:void(0)", "http://a/b", None),
+    ("page", "mailto:x@a", None),
+    ("page", "relative/base", None),
+    ("page", "http://[::1", None),
+])
+def test_join_against_base(url: str, base: str, expected: str | None) -> None:
+    assert normalize_url(url, base) == expected
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://Example.COM/a", "example.com"),
+    ("http://example.com:80/", "example.com"),
+    ("https://example.com:443/", "example.com"),
+    ("https://example.com:8443/", "example.com:8443"),
+    ("http://example.com:443/", "example.com:443"),
+    ("http://user:pw@example.com/", "example.com"),
+    ("http://[::1]:8080/", "[::1]:8080"),
+    ("http://b\u00fccher.de/", "xn--bcher-kva.de"),
+    ("mailto:x@example.com", ""),
+    ("not a url", ""),
+])
+def test_url_host(url: str, expected: str) -> None:
+    assert url_host(url) == expected
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://example.com", True),
+    ("HTTPS://example.com/x", True),
+    ("ftp://example.com/", False),
+    ("/relative", False),
+    ("http://[::1", False),
+    ("javascript:alert(1)", False),
+])
+def test_is_http_url(url: str, expected: bool) -> None:
+    assert is_http_url(url) is expected
+
+
+# Strings shaped like URLs reach far deeper into the parser than arbitrary text.
+_URL_CHARS = st.sampled_from(
+    [*"aZ09-._~%:/?#[]@!$&'()*+,;=\\ \t\nA\u00e9\u4f8b\ud800\x00", "%2e", "%41", "%zz", ".."]
+)
+url_like = st.builds(
+    lambda prefix, rest: prefix + "".join(rest),
+    st.sampled_from(["http://", "HTTPS://", "http://[", "//", "", "ftp://", "http:", "http://u:p@"]),
+    st.lists(_URL_CHARS, max_size=40),
+)
+any_url = st.one_of(st.text(max_size=80), url_like)
+bases = st.one_of(
+    st.none(), st.sampled_from(["http://a/b/c?q", "https://x.test:8443/", "mailto:a@b"]), any_url
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(url=any_url, base=bases)
+def test_property_never_raises_and_is_canonical(url: str, base: str | None) -> None:
+    result = normalize_url(url, base)
+    if result is not None:
+        assert result.startswith(("http://", "https://"))
+        assert "#" not in result
+        assert result.isascii()
+        assert normalize_url(result) == result  # idempotent
+
+
+@settings(max_examples=300, deadline=None)
+@given(url=any_url)
+def test_property_host_key_never_raises(url: str) -> None:
+    host = url_host(url)
+    assert host == host.lower()
+    assert is_http_url(url) is bool(host)
