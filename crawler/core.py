@@ -34,7 +34,7 @@ from .parsing import is_html
 from .policy import Scope, TrapGuard
 from .retry import is_retryable, retry_wait
 from .robots import DISALLOW_ALL, RobotsRules, robots_url, rules_from_response
-from .urls import normalize_url, url_host
+from .urls import canonical_netloc, normalize_url
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # RFC 9309 2.3.1.2: follow at least five redirect hops for robots.txt.
@@ -180,7 +180,7 @@ class CrawlCore:
         """Seconds until a request may become ready without a completion, or None."""
         now = self._clock()
         times = [when for when, _, _ in self._delayed[:1]]
-        pending = {url_host(r.url) for r in self._followups}
+        pending = {canonical_netloc(r.url) for r in self._followups}
         pending.update(self.store.pending_hosts() if self._budget_left() else ())
         for host in pending:
             state = self._hosts.get(host)
@@ -301,7 +301,7 @@ class CrawlCore:
 
     def _host(self, url: str) -> _HostState:
         """The state of url's host, created on first sight."""
-        host = url_host(url)
+        host = canonical_netloc(url)
         state = self._hosts.get(host)
         if state is None:
             origin = url.split("/", 3)

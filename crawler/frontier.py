@@ -10,7 +10,7 @@ from collections import OrderedDict, deque
 from typing import Iterable, Protocol
 
 from .models import CrawlRequest, PageRecord
-from .urls import url_host
+from .urls import canonical_netloc
 
 
 class FrontierStore(Protocol):
@@ -58,7 +58,7 @@ class MemoryFrontier:
 
     def push(self, request: CrawlRequest) -> None:
         """Queue a request at the back of its host's queue."""
-        self._queues.setdefault(url_host(request.url), deque()).append(request)
+        self._queues.setdefault(canonical_netloc(request.url), deque()).append(request)
         self._pending += 1
 
     def pop(self, host: str) -> CrawlRequest | None:

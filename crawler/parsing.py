@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 from lxml import etree
 
 from .models import ParseResult
-from .urls import normalize_url
+from .urls import normalize_link, normalize_url
 
 # WHATWG HTML 13.2.3.2 checks only UTF-8 and UTF-16 byte order marks.
 _BOMS = (
@@ -243,7 +243,7 @@ def _resolve_links(
     unfollowed: set[str] = set()
     for raw, nofollow in hrefs:
         if raw not in canonical:
-            canonical[raw] = normalize_url(raw, base)
+            canonical[raw] = normalize_link(raw, base)
         link = canonical[raw]
         if link is not None:
             ordered[link] = None

@@ -1,18 +1,12 @@
-"""Which URLs a crawl may visit: scope and link-trap guards (pure)."""
+"""Which URLs a crawl may visit: scope and link-trap guards (pure, on canonical URLs)."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
-
 from .config import CrawlConfig
-
-
-def _host_only(url: str) -> str:
-    """The lowercase host name of url, without port."""
-    return (urlsplit(url).hostname or "").lower()
+from .urls import canonical_hostname, split_canonical
 
 
 def _domain_matches(host: str, domain: str) -> bool:
@@ -35,7 +29,7 @@ class Scope:
     def for_seeds(cls, seeds: list[str], config: CrawlConfig) -> Scope:
         """The default scope: the seeds' hosts, plus the configured domains and patterns."""
         return cls(
-            hosts={_host_only(seed) for seed in seeds},
+            hosts={canonical_hostname(seed) for seed in seeds},
             allow_domains=config.allow_domains,
             include=tuple(re.compile(p) for p in config.include),
             exclude=tuple(re.compile(p) for p in config.exclude),
@@ -44,13 +38,13 @@ class Scope:
 
     def add_seed(self, url: str) -> None:
         """Put a seed's host in scope."""
-        self.hosts.add(_host_only(url))
+        self.hosts.add(canonical_hostname(url))
 
     def rejects(self, url: str) -> str | None:
         """Why url is out of scope, or None when it is in scope."""
         if len(url) > self.max_url_length:
             return "url_too_long"
-        host = _host_only(url)
+        host = canonical_hostname(url)
         if host not in self.hosts and not any(_domain_matches(host, d) for d in self.allow_domains):
             return "other_host"
         if self.include and not any(p.search(url) for p in self.include):
@@ -70,11 +64,12 @@ class TrapGuard:
 
     def rejects(self, url: str) -> str | None:
         """Why url looks like a trap, or None. Counts query variants as a side effect."""
-        parts = urlsplit(url)
-        if self.max_repeated_segments and _most_repeated_segment(parts.path) > self.max_repeated_segments:
+        _, netloc, rest = split_canonical(url)
+        path, _, query = rest.partition("?")
+        if self.max_repeated_segments and _most_repeated_segment(path) > self.max_repeated_segments:
             return "repeated_segments"
-        if parts.query and self.max_query_variants:
-            key = f"{parts.netloc}{parts.path}"
+        if query and self.max_query_variants:
+            key = f"{netloc}{path}"
             if self._variants[key] >= self.max_query_variants:
                 return "too_many_query_variants"
             self._variants[key] += 1

@@ -7,6 +7,7 @@ the WHATWG URL Standard that browsers apply to hrefs found in real pages.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from urllib.parse import SplitResult, unquote, urlsplit
@@ -44,6 +45,50 @@ def url_host(url: str) -> str:
     """Return the lowercased host[:port] key of ``url`` (port only if not default), or ""."""
     canonical = normalize_url(url)
     return urlsplit(canonical).netloc if canonical else ""
+
+
+def split_canonical(url: str) -> tuple[str, str, str]:
+    """Split a URL already in canonical form into (scheme, host[:port], path?query), cheaply.
+
+    The crawl core calls this for every link it sees, so it slices strings
+    instead of parsing: canonical URLs always have an authority and a path.
+    """
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    return scheme, netloc, slash + path
+
+
+def canonical_netloc(url: str) -> str:
+    """The host[:port] of a canonical URL: the key for per-host politeness."""
+    return split_canonical(url)[1]
+
+
+def canonical_hostname(url: str) -> str:
+    """The host of a canonical URL, without its port (IPv6 keeps its brackets)."""
+    netloc = split_canonical(url)[1]
+    if netloc.startswith("["):
+        return netloc[: netloc.find("]") + 1]
+    return netloc.partition(":")[0]
+
+
+def normalize_link(href: str, base: str) -> str | None:
+    """normalize_url for an href found on a page at canonical URL base, memoised.
+
+    Sites repeat the same links (navigation, footers) on every page, so the
+    answer is cached under the smallest part of base it can depend on.
+    """
+    if href[:8].lower().startswith(("http://", "https://")):
+        return _normalize_cached(href, None)
+    if href.startswith("/") and not href.startswith("//"):
+        scheme, netloc, _ = split_canonical(base)
+        return _normalize_cached(href, f"{scheme}://{netloc}")
+    return _normalize_cached(href, base)
+
+
+@functools.lru_cache(maxsize=32768)
+def _normalize_cached(href: str, base: str | None) -> str | None:
+    """normalize_url behind an LRU cache."""
+    return normalize_url(href, base)
 
 
 def is_http_url(url: str) -> bool:
@@ -174,4 +219,7 @@ def _remove_dot_segments(path: str) -> str:
     return "/".join(output)
 
 
-__all__ = ["DEFAULT_PORTS", "is_http_url", "normalize_url", "url_host"]
+__all__ = [
+    "DEFAULT_PORTS", "canonical_hostname", "canonical_netloc", "is_http_url", "normalize_link", "normalize_url",
+    "split_canonical", "url_host",
+]

@@ -1,0 +1,32 @@
+"""The I/O layer: fetch one URL, report what came back, decide nothing.
+
+:class:`AsyncFetcher` (aiohttp) serves the async mode; :class:`BlockingFetcher`
+(urllib3) serves the sync, threaded and process modes. Both make exactly one
+GET request per ``fetch`` — redirects are returned, not followed, because the
+crawl core decides about them — and neither raises for network or server
+trouble: every failure is a :class:`~crawler.models.FetchResult` whose
+``error`` is an :class:`~crawler.models.ErrorInfo` of one of these kinds:
+
+``timeout``
+    the connect deadline (``connect_timeout``) or the total deadline of the
+    whole fetch, body included (``timeout``), passed.
+``connection``
+    refused, reset, DNS failure, the server closed before the body declared by
+    Content-Length or chunked framing was complete, or broke the HTTP protocol.
+    The body received so far is kept.
+``invalid_url``
+    not an absolute http(s) URL with a valid host and port; nothing was sent.
+``decoding``
+    a gzip/deflate/br body that is corrupt or ends before its end marker, or
+    stacked codings (``gzip, br``); the decoded prefix is kept.
+
+A body longer than ``max_body_bytes`` (raw or decoded) is not an error: it is
+cut, ``truncated`` is set, and the connection is closed rather than drained.
+Status codes are data, not errors: a 404 or 503 has ``error=None``.
+"""
+
+from .aio import AsyncFetcher
+from .blocking import BlockingFetcher
+from .body import BodyReader
+
+__all__ = ["AsyncFetcher", "BlockingFetcher", "BodyReader"]

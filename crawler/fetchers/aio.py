@@ -1,0 +1,134 @@
+"""The async fetcher: one aiohttp session, many requests in flight on one event loop."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+
+from ..config import CrawlConfig
+from ..models import CrawlRequest, ErrorInfo, FetchResult
+from .body import (
+    CHUNK_SIZE,
+    CONNECTION,
+    INVALID_URL,
+    TIMEOUT,
+    BodyReader,
+    Stopwatch,
+    check_url,
+    describe,
+    make_result,
+    request_headers,
+)
+
+_TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+class AsyncFetcher:
+    """Fetch one URL per call with aiohttp; never follows redirects, never raises for I/O.
+
+    Use it as an async context manager: the session lives between enter and exit.
+    ``connector_limit`` caps open connections in total (default: ``config.concurrency``).
+    """
+
+    def __init__(self, config: CrawlConfig, *, connector_limit: int | None = None) -> None:
+        self._config = config
+        self._limit = config.concurrency if connector_limit is None else connector_limit
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def open(self) -> None:
+        """Create the session; must run inside the event loop that will use it."""
+        if self._session is not None:
+            return
+        connector = aiohttp.TCPConnector(
+            limit=self._limit, limit_per_host=0, ttl_dns_cache=300, enable_cleanup_closed=True
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers=request_headers(self._config.user_agent),
+            # total bounds a server that drips bytes forever; sock_connect bounds the handshake.
+            timeout=aiohttp.ClientTimeout(
+                total=self._config.timeout, sock_connect=self._config.connect_timeout
+            ),
+            # Decompression is done by BodyReader, which bounds the decoded size.
+            auto_decompress=False,
+        )
+
+    async def close(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def fetch(self, request: CrawlRequest) -> FetchResult:
+        """Make one GET request and describe what came back, errors included."""
+        if self._session is None:
+            raise RuntimeError("AsyncFetcher used outside 'async with' (or before open())")
+        watch = Stopwatch()
+        invalid = check_url(request.url)
+        if invalid:
+            return make_result(request.url, watch, error=invalid)
+        try:
+            async with self._session.get(request.url, allow_redirects=False) as response:
+                return await self._receive(request, response, watch)
+        except (*_TRANSPORT_ERRORS, ValueError) as exc:
+            return make_result(request.url, watch, error=self._classify(exc))
+
+    async def _receive(
+        self, request: CrawlRequest, response: aiohttp.ClientResponse, watch: Stopwatch
+    ) -> FetchResult:
+        """Read the body of a response whose headers have arrived."""
+        reader = BodyReader(self._config.max_body_bytes, response.headers.get("Content-Encoding"))
+        error = None
+        try:
+            await _read_body(response, reader)
+        except _TRANSPORT_ERRORS as exc:
+            error = self._classify(exc)
+        if error or reader.done:
+            # Unread body left on the wire: the connection cannot be reused.
+            response.close()
+        return make_result(
+            request.url,
+            watch,
+            status=response.status,
+            headers=response.headers,
+            reader=reader,
+            error=error,
+        )
+
+    def _classify(self, exc: BaseException) -> ErrorInfo:
+        """classify_error, naming the deadline when aiohttp's timeout carries no message."""
+        if isinstance(exc, TimeoutError) and not str(exc):
+            return ErrorInfo(TIMEOUT, f"no complete response within {self._config.timeout} s")
+        return classify_error(exc)
+
+
+async def _read_body(response: aiohttp.ClientResponse, reader: BodyReader) -> None:
+    """Feed raw chunks to the reader until the body ends or the reader has enough."""
+    async for chunk in response.content.iter_chunked(CHUNK_SIZE):
+        if not reader.feed(chunk):
+            return
+
+
+def classify_error(exc: BaseException) -> ErrorInfo:
+    """Turn an aiohttp or socket exception into an error kind and message."""
+    if isinstance(exc, TimeoutError):  # includes aiohttp's ServerTimeoutError
+        return ErrorInfo(TIMEOUT, describe(exc))
+    if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
+        return ErrorInfo(INVALID_URL, describe(exc))
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        return ErrorInfo(CONNECTION, describe(exc))
+    return ErrorInfo(INVALID_URL, describe(exc))  # a URL the client cannot encode
