@@ -10,7 +10,7 @@ from .core import CrawlCore, CrawlStats
 from .frontier import FrontierStore
 from .hooks import PageHook
 from .models import PageRecord
-from .runners.aio import AsyncRunner
+from .runners import run_crawl
 from .sinks import NullSink, Sink
 
 _DONE = object()
@@ -47,13 +47,17 @@ class Crawler:
         core = self._core = CrawlCore(self.config, self._store)
         core.add_seeds([seeds] if isinstance(seeds, str) else seeds)
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        runner = AsyncRunner(core, queue.put_nowait, self.on_page)
-        task = asyncio.create_task(runner.run())
+        # Every mode hands records over on this loop; blocking ones run in a thread.
+        task = asyncio.create_task(run_crawl(core, queue.put_nowait, self.on_page))
         task.add_done_callback(lambda _: queue.put_nowait(_DONE))
         try:
-            while (record := await queue.get()) is not _DONE:
-                await self.sink.write(record)
-                yield record
+            async for batch in _batches(queue):
+                # A durable store saves records (and writes its output file) before the sink
+                # sees them, so a crash loses no record it cannot write again.
+                core.store.commit(batch)
+                for record in batch:
+                    await self.sink.write(record)
+                    yield record
             task.result()  # surface a driver failure instead of ending quietly
         finally:
             if not task.done():
@@ -68,6 +72,19 @@ class Crawler:
     def statistics(self) -> CrawlStats:
         """A snapshot of the running (or last) crawl's counters."""
         return self._core.statistics() if self._core else CrawlStats()
+
+
+async def _batches(queue: asyncio.Queue[Any]) -> AsyncIterator[list[PageRecord]]:
+    """The queued records in order, as many at a time as have arrived (one commit each)."""
+    while True:
+        batch = [await queue.get()]
+        while not queue.empty():
+            batch.append(queue.get_nowait())
+        records = [record for record in batch if record is not _DONE]
+        if records:
+            yield records
+        if batch[-1] is _DONE:  # put last, once the driver has emitted everything
+            return
 
 
 def crawl(seeds: str | Iterable[str], config: CrawlConfig | None = None, *,

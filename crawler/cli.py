@@ -7,21 +7,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from . import __version__
 from .api import Crawler
-from .config import ConfigError, CrawlConfig, load_config
+from .compare import MODE_ORDER, CompareError, CompareOptions, mode_list, run_compare
+from .config import MODES, ConfigError, CrawlConfig, load_config
 from .display import show_progress, stderr, summary_table
 from .sinks import open_sink
+from .state import SqliteFrontier, StateError
 from .urls import normalize_url
+
+if TYPE_CHECKING:
+    from .demo import DemoSpec
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+# `crawler demo`: a comparison that takes about a minute on two cores.
+DEMO_PAGES = 600
+DEMO_LATENCY_MS = 50.0
+DEMO_WIDTH = 32
 
 
 class UsageError(Exception):
@@ -37,14 +48,17 @@ class _Parser(argparse.ArgumentParser):
 
 # Flags that map one-to-one onto config settings: flag dest -> setting name.
 _SETTING_FLAGS = (
-    "concurrency", "per_host", "delay", "max_pages", "max_depth", "timeout", "time_limit",
+    "mode", "workers", "concurrency", "per_host", "delay", "max_pages", "max_depth", "timeout", "time_limit",
     "max_body_bytes", "max_redirects", "retries", "parse_workers", "user_agent",
 )
 
 
-def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
-    """The options shared by commands that crawl."""
+def _add_crawl_options(parser: argparse.ArgumentParser, *, one_mode: bool = True) -> None:
+    """The options shared by commands that crawl (one_mode: --mode and -o, for a single crawl)."""
     add = parser.add_argument
+    if one_mode:
+        add("--mode", choices=MODES, help="how pages are fetched (default async)")
+    add("-w", "--workers", type=int, metavar="N", help="threads or processes (threaded, process modes)")
     add("-c", "--concurrency", type=int, metavar="N", help="requests in flight at once (async)")
     add("--per-host", type=int, metavar="N", help="requests in flight at once per host")
     add("--delay", type=float, metavar="S", help="minimum seconds between requests to one host")
@@ -60,11 +74,33 @@ def _add_crawl_options(parser: argparse.ArgumentParser) -> None:
     add("--no-robots", action="store_true", help="ignore robots.txt")
     add("--follow-nofollow", action="store_true", help="follow rel=nofollow and meta nofollow links")
     add("--allow-domain", action="append", metavar="DOMAIN", help="also crawl this domain (repeatable)")
+    add("--allow-private", action="store_true",
+        help="let hosts other than the seeds' be private, loopback or link-local addresses")
     add("--include", action="append", metavar="REGEX", help="only crawl URLs matching (repeatable)")
     add("--exclude", action="append", metavar="REGEX", help="never crawl URLs matching (repeatable)")
     add("--config", metavar="FILE", help="a TOML config file; flags override it")
-    add("-o", "--output", metavar="FILE", help="write JSON Lines records to FILE ('-' for stdout)")
+    if one_mode:
+        add("-o", "--output", metavar="FILE", help="write JSON Lines records to FILE ('-' for stdout)")
     add("-q", "--quiet", action="store_true", help="no progress display and no summary")
+
+
+def _add_compare_options(parser: argparse.ArgumentParser, report: str) -> None:
+    """Where a comparison's report goes and how often each mode runs."""
+    add = parser.add_argument
+    add("--repeat", type=int, default=1, metavar="R", help="runs per mode, interleaved; medians are reported")
+    add("--report", default=report, metavar="DIR", help=f"directory for report.json, report.md and charts "
+                                                        f"(default {report})")
+
+
+def _add_site_shape(parser: argparse.ArgumentParser, pages_flag: str, pages: int) -> None:
+    """The demo site's size, latency and parse cost."""
+    add = parser.add_argument
+    add(pages_flag, dest="site_pages", type=int, default=pages, metavar="N",
+        help=f"pages on the demo site (default {pages})")
+    add("--latency-ms", type=float, default=DEMO_LATENCY_MS, metavar="MS",
+        help=f"the demo site's latency (default {DEMO_LATENCY_MS:g})")
+    add("--page-kb", default="30,60", metavar="MIN,MAX", help="demo page sizes in KiB (default 30,60)")
+    add("--links", default="40,80", metavar="MIN,MAX", help="links per demo page (default 40,80)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,11 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
     crawl = commands.add_parser("crawl", help="crawl from seed URLs")
     crawl.add_argument("urls", nargs="*", metavar="URL", help="seed URLs")
     crawl.add_argument("--seeds-file", metavar="FILE", help="a file of seed URLs, one per line")
+    crawl.add_argument("--state", metavar="DIR", help="keep the crawl in DIR; the same command resumes it")
+    crawl.add_argument("--fresh", action="store_true", help="with --state: forget the saved crawl, start over")
     _add_crawl_options(crawl)
 
-    demo = commands.add_parser("demo", help="crawl the bundled demo site, offline")
-    demo.add_argument("--pages", type=int, default=300, help="pages on the demo site")
-    demo.add_argument("--latency-ms", type=float, default=20.0, help="the demo site's latency")
+    compare = commands.add_parser("compare", help="run the same crawl in each mode and compare them")
+    compare.add_argument("url", nargs="?", metavar="URL", help="the seed URL (or --demo)")
+    compare.add_argument("--modes", default=",".join(MODE_ORDER), metavar="LIST",
+                         help=f"modes to compare (default {','.join(MODE_ORDER)})")
+    compare.add_argument("--sweep", metavar="N,N,...", help="throughput at each workers/concurrency value")
+    compare.add_argument("--demo", action="store_true", help="compare on the bundled demo site, offline")
+    _add_compare_options(compare, "compare-report")
+    _add_site_shape(compare, "--demo-pages", DEMO_PAGES)
+    _add_crawl_options(compare, one_mode=False)
+
+    demo = commands.add_parser("demo", help="compare the four modes on the bundled demo site, offline")
+    demo.add_argument("--modes", default=",".join(MODE_ORDER), metavar="LIST",
+                      help=f"modes to compare (default {','.join(MODE_ORDER)})")
+    _add_compare_options(demo, "compare-report")
+    _add_site_shape(demo, "--pages", DEMO_PAGES)
     _add_crawl_options(demo)
 
     site = commands.add_parser("demo-site", help="serve the bundled demo site")
@@ -92,14 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> CrawlConfig:
-    """The config file's settings overridden by the flags given."""
-    overrides: dict[str, Any] = {name: getattr(args, name) for name in _SETTING_FLAGS
-                                 if getattr(args, name, None) is not None}
+def config_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> CrawlConfig:
+    """The config file's settings overridden by defaults, then by the flags given."""
+    overrides: dict[str, Any] = dict(defaults or {})
+    overrides |= {name: getattr(args, name) for name in _SETTING_FLAGS if getattr(args, name, None) is not None}
     if args.no_robots:
         overrides["respect_robots"] = False
     if args.follow_nofollow:
         overrides["follow_nofollow"] = True
+    if args.allow_private:
+        overrides["allow_private_addresses"] = True
     for flag, setting in (("allow_domain", "allow_domains"), ("include", "include"), ("exclude", "exclude")):
         if getattr(args, flag):
             overrides[setting] = tuple(getattr(args, flag))
@@ -124,9 +176,9 @@ def read_seeds(urls: Sequence[str], seeds_file: str | None) -> list[str]:
 
 
 async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str | None,
-                             quiet: bool) -> int:
+                             quiet: bool, store: SqliteFrontier | None = None) -> int:
     """Run a crawl with a live progress line and a summary; handle Ctrl-C gracefully."""
-    crawler = Crawler(config, sink=open_sink(output))
+    crawler = Crawler(config, sink=open_sink(output), store=store)
     interrupted = _install_interrupt(crawler)
     started = time.monotonic()
     progress = None if quiet else asyncio.create_task(show_progress(crawler.statistics, started))
@@ -141,7 +193,8 @@ async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str 
     if not quiet:
         stderr.print(summary_table(crawler.statistics(), time.monotonic() - started))
     if interrupted:
-        stderr.print("interrupted: output is complete up to the last record written")
+        resume = "; rerun to resume" if store is not None else ""
+        stderr.print(f"interrupted: output is complete up to the last record written{resume}")
         return EXIT_INTERRUPTED
     return 0
 
@@ -167,25 +220,124 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     """crawler crawl URL..."""
     config = config_from_args(args)
     seeds = read_seeds(args.urls, args.seeds_file)
+    if args.state is not None:
+        return _crawl_with_state(args, config, seeds)
+    if args.fresh:
+        raise UsageError("--fresh needs --state DIR")
     return asyncio.run(crawl_with_display(config, seeds, args.output, args.quiet))
 
 
+def _crawl_with_state(args: argparse.Namespace, config: CrawlConfig, seeds: list[str]) -> int:
+    """crawl --state DIR: continue the crawl saved in DIR (repairing the output), or start it there."""
+    with SqliteFrontier(args.state, fresh=args.fresh) as store:
+        info = store.begin(seeds, config)
+        to_file = args.output not in (None, "-")
+        if to_file:
+            store.open_output(args.output)  # repaired; from now on the store writes it, after each commit
+        if info.finished:
+            print(f"crawl already finished: {info.done} pages; --fresh starts over", file=sys.stderr)
+            return 0
+        if info.resumed:
+            print(f"resuming: {info.done} done, {info.pending} pending", file=sys.stderr)
+        output = None if to_file else args.output
+        return asyncio.run(crawl_with_display(config, seeds, output, args.quiet, store))
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """crawler demo: serve the demo site in-process and crawl it."""
-    from .demo import DemoSite, DemoSpec
+    """crawler demo: compare the modes on the demo site; with --mode, one crawl of it with progress."""
+    if args.mode is None:
+        if args.output is not None:
+            raise UsageError("-o needs --mode: a comparison writes a report (--report DIR), not records")
+        return _compare(args, None, {"workers": DEMO_WIDTH, "concurrency": DEMO_WIDTH})
+    from .demo import DemoSite
 
     config = config_from_args(args)
-    if args.pages < 1:
-        raise UsageError("--pages must be positive")
+    spec = _demo_spec(args)
 
     async def run() -> int:
-        async with DemoSite(DemoSpec(pages=args.pages, latency_ms=args.latency_ms)) as site:
+        async with DemoSite(spec) as site:
             if not args.quiet:
-                stderr.print(f"demo site with {args.pages} pages at {site.url} "
-                             f"({args.latency_ms:g} ms latency)")
+                stderr.print(f"demo site with {spec.pages} pages at {site.url} ({spec.latency_ms:g} ms latency)")
             return await crawl_with_display(config, [site.url], args.output, args.quiet)
 
     return asyncio.run(run())
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    """crawler compare URL | --demo"""
+    if bool(args.url) == args.demo:
+        raise UsageError("give a URL or --demo (not both)")
+    if args.url and normalize_url(args.url) is None:
+        raise UsageError(f"not a crawlable http(s) URL: {args.url!r}")
+    return _compare(args, args.url, {})
+
+
+def _compare(args: argparse.Namespace, url: str | None, defaults: dict[str, int]) -> int:
+    """Run a comparison on url, or on a demo site started in a child process when url is None."""
+    from .demo import DemoSiteProcess
+
+    spec = _demo_spec(args) if url is None else None
+    options = _compare_options(args, url or "", defaults, spec)
+    if spec is None:
+        return run_compare(options, Path(args.report), args.quiet)
+    with DemoSiteProcess(spec) as site:
+        if not args.quiet:
+            stderr.print(f"demo site: {spec.pages:,} pages, {spec.latency_ms:g} ms latency, at {site.url} "
+                         "(in its own process)")
+        return run_compare(dataclasses.replace(options, url=site.url), Path(args.report), args.quiet)
+
+
+def _compare_options(args: argparse.Namespace, url: str, defaults: dict[str, int],
+                     spec: DemoSpec | None) -> CompareOptions:
+    """The comparison the flags ask for."""
+    config = config_from_args(args, defaults)
+    sweep = _int_list(args.sweep, "--sweep") if getattr(args, "sweep", None) else ()
+    if args.repeat < 1:
+        raise UsageError("--repeat must be positive")
+    try:
+        modes = mode_list(args.modes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if spec is None:
+        return CompareOptions(url=url, config=config, modes=modes, repeat=args.repeat, sweep=sweep)
+    if args.per_host is None:
+        # One host serves the whole demo: a per-host cap below the width would hide every difference.
+        config = config.replace(per_host=max(config.workers, config.concurrency, *sweep))
+    return CompareOptions(url=url, config=config, modes=modes, repeat=args.repeat, sweep=sweep,
+                          latency_ms=spec.latency_ms, settings={"demo": dataclasses.asdict(spec)})
+
+
+def _demo_spec(args: argparse.Namespace) -> DemoSpec:
+    """The demo site the flags describe."""
+    from .demo import DemoSpec
+
+    min_kb, max_kb = _int_pair(args.page_kb, "--page-kb")
+    min_links, max_links = _int_pair(args.links, "--links")
+    try:
+        return DemoSpec(pages=args.site_pages, latency_ms=args.latency_ms, min_kb=min_kb, max_kb=max_kb,
+                        min_links=min_links, max_links=max_links)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _int_list(text: str, flag: str) -> tuple[int, ...]:
+    """Positive integers from 'N,N,...', sorted and without repeats."""
+    try:
+        values = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise UsageError(f"{flag} takes comma-separated positive integers, not {text!r}") from None
+    if not values or values[0] < 1:
+        raise UsageError(f"{flag} takes comma-separated positive integers, not {text!r}")
+    return tuple(values)
+
+
+def _int_pair(text: str, flag: str) -> tuple[int, int]:
+    """MIN,MAX as two integers."""
+    try:
+        low, high = (int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"{flag} takes MIN,MAX, two integers, not {text!r}") from None
+    return low, high
 
 
 def _cmd_demo_site(args: argparse.Namespace) -> int:
@@ -199,7 +351,7 @@ def _cmd_demo_site(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"crawl": _cmd_crawl, "demo": _cmd_demo, "demo-site": _cmd_demo_site}
+COMMANDS = {"crawl": _cmd_crawl, "compare": _cmd_compare, "demo": _cmd_demo, "demo-site": _cmd_demo_site}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,11 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError) as exc:
+    except (UsageError, ConfigError, StateError) as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except OSError as exc:
+    except (OSError, CompareError) as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
         return 1

@@ -47,6 +47,7 @@ class CrawlConfig:
     max_retry_after: float = 120.0
     respect_robots: bool = True
     follow_nofollow: bool = False
+    allow_private_addresses: bool = False
     user_agent: str = DEFAULT_USER_AGENT
     allow_domains: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
@@ -55,6 +56,7 @@ class CrawlConfig:
     parse_offload_bytes: int = 256 * 1024
     max_query_variants: int = 1000
     max_repeated_segments: int = 3
+    max_pattern_urls: int = 0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -75,10 +77,11 @@ _FIELDS = {f.name: f for f in dataclasses.fields(CrawlConfig)}
 _POSITIVE_INTS = ("concurrency", "workers", "per_host", "max_pages", "max_url_length")
 _NON_NEGATIVE_INTS = (
     "max_depth", "max_redirects", "retries", "parse_workers", "parse_offload_bytes",
-    "max_query_variants", "max_repeated_segments",
+    "max_query_variants", "max_repeated_segments", "max_pattern_urls",
 )
 _POSITIVE_FLOATS = ("timeout", "connect_timeout", "time_limit", "backoff_max")
 _NON_NEGATIVE_FLOATS = ("delay", "backoff_base", "max_retry_after")
+_BOOLS = ("respect_robots", "follow_nofollow", "allow_private_addresses")
 
 
 def _validate(config: CrawlConfig) -> None:
@@ -123,7 +126,7 @@ def _coerce(name: str, value: Any) -> Any:
         return tuple(value)
     if name in ("mode", "user_agent") and not isinstance(value, str):
         raise ConfigError(f"{name} must be a string, not {value!r}")
-    if name in ("respect_robots", "follow_nofollow") and not isinstance(value, bool):
+    if name in _BOOLS and not isinstance(value, bool):
         raise ConfigError(f"{name} must be true or false, not {value!r}")
     return value
 

@@ -108,7 +108,7 @@ class CrawlCore:
         self.config = config
         self.store: FrontierStore = store if store is not None else MemoryFrontier()
         self.scope = Scope.for_seeds([], config)
-        self.traps = TrapGuard(config.max_query_variants, config.max_repeated_segments)
+        self.traps = TrapGuard.for_config(config)
         self._clock = clock
         self._rng = rng or random.Random()
         self._hosts: dict[str, _HostState] = {}
@@ -121,6 +121,7 @@ class CrawlCore:
         self._deadline: float | None = None
         self._stopped = False
         self._counts = _Counters()
+        self._resume()
 
     # ----- feeding the frontier -------------------------------------------------
 
@@ -375,6 +376,20 @@ class CrawlCore:
             c.errors += 1
             c.error_kinds[record.error.kind] += 1
 
+    def _resume(self) -> None:
+        """Continue where a durable store's earlier run stopped: its counters, page budget and hosts."""
+        totals = self.store.totals()
+        c = self._counts
+        c.pages, c.ok = totals.get("pages", 0), totals.get("ok", 0)
+        c.errors, c.bytes = totals.get("errors", 0), totals.get("bytes", 0)
+        c.statuses.update(totals.get("statuses", {}))
+        c.error_kinds.update(totals.get("error_kinds", {}))
+        self._started_pages = c.pages
+        for host in self.store.pending_hosts():
+            request = self.store.peek(host)
+            if request is not None:
+                self._host(request.url)
+
     def _should_retry(self, request: CrawlRequest, fetch: FetchResult) -> bool:
         """True when the fetch failed in passing and attempts remain."""
         return is_retryable(fetch) and request.retries < self.config.retries and not self.halted
@@ -398,10 +413,13 @@ class CrawlCore:
         if target is None:
             error = ErrorInfo("bad_redirect", f"Location {fetch.location!r} is not a crawlable URL")
             return _record(request, fetch, None, error)
+        if target in chain:
+            error = ErrorInfo("redirect_loop", f"redirect back to {target}, already passed through")
+            return _record(request, fetch, None, error, links=[target])
         if len(chain) > self.config.max_redirects:
             error = ErrorInfo("too_many_redirects", f"more than {self.config.max_redirects} redirects")
             return _record(request, fetch, None, error, links=[target])
-        if self.scope.rejects(target) or not self.store.add_seen(target):
+        if self.scope.rejects(target) or not self.store.add_seen(target, via=request.origin_url):
             # Out of scope or already seen (a loop ends here): the record shows where it pointed.
             return _record(request, fetch, None, None, links=[target])
         state = self._host(target)
@@ -445,6 +463,9 @@ class CrawlCore:
         rules = rules_from_response(fetch.status, fetch.body) if fetch.error is None and fetch.status else None
         if rules is None and fetch.status in REDIRECT_STATUSES:
             rules = rules_from_response(404, b"")  # RFC 9309: too many redirects means unavailable
+        if fetch.error is not None and fetch.error.kind == "blocked_address":
+            # The fetcher refuses this host outright: let each page be refused with its own record.
+            rules = rules_from_response(404, b"")
         if rules is None:
             if request.retries < self.config.retries and not self.halted:
                 self._schedule_retry(request, fetch, state, now)

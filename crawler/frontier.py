@@ -1,13 +1,15 @@
 """The frontier's storage: the seen-set and the pending requests, grouped by host.
 
-Only the crawl core touches a store, so stores need no locks. The interface is
-small so that a disk-backed store (SQLite) can stand in for the memory one.
+Only the crawl core changes the frontier. The one other caller is the record
+writer's ``commit``, which runs on the event loop while a blocking driver may run
+the core in a thread, so the durable store locks. The interface is small so that
+a disk-backed store (:mod:`crawler.state`, SQLite) can stand in for the memory one.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Protocol, Sequence
 
 from .models import CrawlRequest, PageRecord
 from .urls import canonical_netloc
@@ -16,14 +18,21 @@ from .urls import canonical_netloc
 class FrontierStore(Protocol):
     """Where the seen-set and pending requests live."""
 
-    def add_seen(self, url: str) -> bool:
-        """Remember url; True when it was not seen before."""
+    def add_seen(self, url: str, via: str | None = None) -> bool:
+        """Remember url; True when it was not seen before.
+
+        via is the in-flight request whose redirect reached url: a durable store forgets
+        url again if that request has to be redone after a crash.
+        """
 
     def push(self, request: CrawlRequest) -> None:
         """Queue a request (already deduplicated by the caller)."""
 
     def pop(self, host: str) -> CrawlRequest | None:
         """Take the oldest pending request for host, if any."""
+
+    def peek(self, host: str) -> CrawlRequest | None:
+        """The request pop(host) would take, left in place."""
 
     def pending_hosts(self) -> Iterable[str]:
         """Hosts that have pending requests, oldest first."""
@@ -35,7 +44,16 @@ class FrontierStore(Protocol):
         """How many URLs have been seen."""
 
     def record_done(self, request: CrawlRequest, record: PageRecord | None) -> None:
-        """Note that a popped request is finished (a durable store keeps the record)."""
+        """Note that a popped request is finished; record is None when it ends without one.
+
+        A durable store keeps a request with a record in flight until commit() saves the record.
+        """
+
+    def commit(self, records: Sequence[PageRecord] = ()) -> None:
+        """Make the work so far durable, with records as the next output lines, in order."""
+
+    def totals(self) -> dict[str, Any]:
+        """Counters of pages saved by earlier runs: pages, ok, errors, bytes, statuses, error_kinds."""
 
     def close(self) -> None:
         """Release resources."""
@@ -49,8 +67,8 @@ class MemoryFrontier:
         self._queues: OrderedDict[str, deque[CrawlRequest]] = OrderedDict()
         self._pending = 0
 
-    def add_seen(self, url: str) -> bool:
-        """Remember url; True when it was not seen before."""
+    def add_seen(self, url: str, via: str | None = None) -> bool:
+        """Remember url; True when it was not seen before (via matters only to durable stores)."""
         if url in self._seen:
             return False
         self._seen.add(url)
@@ -72,6 +90,11 @@ class MemoryFrontier:
         self._pending -= 1
         return request
 
+    def peek(self, host: str) -> CrawlRequest | None:
+        """The request pop(host) would take, left in place."""
+        queue = self._queues.get(host)
+        return queue[0] if queue else None
+
     def pending_hosts(self) -> Iterable[str]:
         """Hosts that have pending requests, oldest first."""
         return list(self._queues)
@@ -86,6 +109,13 @@ class MemoryFrontier:
 
     def record_done(self, request: CrawlRequest, record: PageRecord | None) -> None:
         """Nothing to keep: memory does not survive a crash anyway."""
+
+    def commit(self, records: Sequence[PageRecord] = ()) -> None:
+        """Nothing to make durable."""
+
+    def totals(self) -> dict[str, Any]:
+        """No previous run: no counters."""
+        return {}
 
     def close(self) -> None:
         """Nothing to release."""

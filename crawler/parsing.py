@@ -60,6 +60,9 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _LINK_ATTRIBUTES = {"a": "href", "area": "href", "frame": "src", "iframe": "src"}
 _SCANNED_TAGS = (*_LINK_ATTRIBUTES, "base", "title", "meta")
 _MAX_TITLE = 1000
+# Links kept per page, in page order (Heritrix keeps 6000): a page of 200,000 query
+# variants would otherwise cost seconds of normalising and megabytes per record.
+MAX_LINKS = 10_000
 
 
 def is_html(content_type: str | None) -> bool:
@@ -84,13 +87,14 @@ def decode_html(body: bytes, encoding_hint: str | None = None) -> tuple[str, str
     return body[start:].decode(encoding, "replace"), encoding
 
 
-def parse_page(body: bytes, url: str, encoding_hint: str | None = None) -> ParseResult:
-    """Extract links, nofollow links, title and meta robots flags from an HTML page."""
+def parse_page(body: bytes, url: str, encoding_hint: str | None = None,
+               max_links: int = MAX_LINKS) -> ParseResult:
+    """Extract links (the first max_links distinct ones), nofollow links, title and meta robots flags."""
     encoding, start = _choose_encoding(body, encoding_hint)
     found = _collect(_utf8(body, encoding, start))
     if found is None:
         return ParseResult(encoding=encoding)
-    return _summarise(found, url, encoding)
+    return _summarise(found, url, encoding, max_links)
 
 
 def make_soup(body: bytes, url: str, encoding_hint: str | None = None) -> BeautifulSoup:
@@ -212,11 +216,11 @@ def _collect(data: bytes) -> _Collector | None:
     return found
 
 
-def _summarise(found: _Collector, url: str, encoding: str) -> ParseResult:
+def _summarise(found: _Collector, url: str, encoding: str, max_links: int) -> ParseResult:
     """Resolve what the walk found into the page's ParseResult."""
     # WHATWG: a <base href> that does not parse leaves the page URL as the base.
     base = (normalize_url(found.base, url) if found.base is not None else None) or url
-    links, nofollow = _resolve_links(found.hrefs, base)
+    links, nofollow = _resolve_links(found.hrefs, base, max_links)
     meta_nofollow = not found.robots.isdisjoint(("nofollow", "none"))
     return ParseResult(
         links=links,
@@ -234,15 +238,17 @@ def _clean_title(title: str | None) -> str | None:
 
 
 def _resolve_links(
-    hrefs: list[tuple[str, bool]], base: str
+    hrefs: list[tuple[str, bool]], base: str, max_links: int
 ) -> tuple[tuple[str, ...], frozenset[str]]:
-    """Return the distinct canonical links in page order, and those only ever nofollow."""
+    """Return the first max_links distinct canonical links in page order, and those only ever nofollow."""
     canonical: dict[str, str | None] = {}  # pages repeat hrefs; normalise each once
     ordered: dict[str, None] = {}
     followed: set[str] = set()
     unfollowed: set[str] = set()
     for raw, nofollow in hrefs:
         if raw not in canonical:
+            if len(ordered) >= max_links:
+                continue  # full: later hrefs only still count for the nofollow of kept links
             canonical[raw] = normalize_link(raw, base)
         link = canonical[raw]
         if link is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+
 from .config import CrawlConfig
 from .urls import canonical_hostname, split_canonical
 
@@ -54,25 +55,44 @@ class Scope:
         return None
 
 
+# A run of digits: what varies between the pages of a calendar or a counter trap.
+_DIGITS = re.compile(r"[0-9]+")
+
+
 @dataclass
 class TrapGuard:
-    """Refuses URLs that look like link traps: endless query variants or repeated path segments."""
+    """Refuses URLs that look like link traps: endless query variants, path patterns or repeats.
+
+    Each cap counts distinct URLs (the caller asks only about URLs not seen before).
+    """
 
     max_query_variants: int = 1000
     max_repeated_segments: int = 3
+    max_pattern_urls: int = 0
     _variants: Counter[str] = field(default_factory=Counter)
+    _patterns: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def for_config(cls, config: CrawlConfig) -> TrapGuard:
+        """The guard with the config's limits."""
+        return cls(config.max_query_variants, config.max_repeated_segments, config.max_pattern_urls)
 
     def rejects(self, url: str) -> str | None:
-        """Why url looks like a trap, or None. Counts query variants as a side effect."""
+        """Why url looks like a trap, or None. Counts the URL against its caps when accepted."""
         _, netloc, rest = split_canonical(url)
         path, _, query = rest.partition("?")
         if self.max_repeated_segments and _most_repeated_segment(path) > self.max_repeated_segments:
             return "repeated_segments"
-        if query and self.max_query_variants:
-            key = f"{netloc}{path}"
-            if self._variants[key] >= self.max_query_variants:
-                return "too_many_query_variants"
-            self._variants[key] += 1
+        variant = f"{netloc}{path}" if query and self.max_query_variants else None
+        if variant is not None and self._variants[variant] >= self.max_query_variants:
+            return "too_many_query_variants"
+        pattern = f"{netloc}{_DIGITS.sub('#', path)}" if self.max_pattern_urls else None
+        if pattern is not None and self._patterns[pattern] >= self.max_pattern_urls:
+            return "too_many_pattern_urls"
+        if variant is not None:
+            self._variants[variant] += 1
+        if pattern is not None:
+            self._patterns[pattern] += 1
         return None
 
 

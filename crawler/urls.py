@@ -32,6 +32,16 @@ _QUERY_FIXES = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]")
 # WHATWG forbidden domain code points: C0 controls, space, DEL and URL delimiters.
 _FORBIDDEN_HOST = re.compile(r"[\x00-\x20\x7f#%/:<>?@\[\\\]^|]")
 
+# Session ids carried in URLs (servlet ";jsessionid=", PHP "PHPSESSID=", classic ASP
+# "ASPSESSIONIDxxxxxxxx=", "sid=" ...): a server that writes a fresh one into every link
+# turns each page into endless URLs. Like Heritrix's StripSessionIDs canonicalisation,
+# a parameter with such a name is dropped when its value looks like a token (16 or more
+# letters, digits, "-", "_" or "."), so "?sid=42" (a series id, say) stays.
+_SESSION_PARAM = (r"(?:jsessionid|phpsessid|aspsessionid[a-z]{8}|sessionid|session_id|sid)"
+                  r"=[0-9a-z_.\-]{16,}")
+_SESSION_IN_PATH = re.compile(rf";{_SESSION_PARAM}(?=[;/]|$)", re.IGNORECASE)
+_SESSION_IN_QUERY = re.compile(rf"(?:^|&){_SESSION_PARAM}(?=&|$)", re.IGNORECASE)
+
 
 def normalize_url(url: str, base: str | None = None) -> str | None:
     """Return the canonical absolute http(s) form of ``url`` joined to ``base``, or None."""
@@ -112,6 +122,7 @@ def _normalize(url: str, base: str | None) -> str | None:
     # RFC 3986 6.2.2: normalise escapes first, since a decoded %2E can form a dot segment.
     path = _remove_dot_segments(_PATH_FIXES.sub(_fix_escape, path)) or "/"
     query = _QUERY_FIXES.sub(_fix_escape, query)
+    path, query = _strip_session_ids(path, query)
     # The fragment is dropped: it never reaches the server (RFC 3986 3.5).
     return f"{scheme}://{authority}{path}?{query}" if query else f"{scheme}://{authority}{path}"
 
@@ -168,7 +179,7 @@ def _authority(netloc: str, default_port: int) -> str | None:
     if host is None or not (port == "" or (port.isascii() and port.isdigit())):
         return None
     number = int(port) if port else default_port
-    if number > 65535:
+    if not 0 < number <= 65535:  # RFC 6335 6: port 0 is reserved, no server can listen on it
         return None
     return host if number == default_port else f"{host}:{number}"
 
@@ -190,6 +201,15 @@ def _domain_host(raw: str) -> str | None:
     if not host or _FORBIDDEN_HOST.search(host):
         return None
     return host
+
+
+def _strip_session_ids(path: str, query: str) -> tuple[str, str]:
+    """Remove session-id parameters from a path's segments and from a query."""
+    if ";" in path:  # RFC 3986 3.3: segment parameters follow a ";"
+        path = _SESSION_IN_PATH.sub("", path)
+    if query and _SESSION_IN_QUERY.search(query):
+        query = _SESSION_IN_QUERY.sub("", query).lstrip("&")
+    return path, query
 
 
 def _fix_escape(match: re.Match[str]) -> str:

@@ -19,10 +19,18 @@ trouble: every failure is a :class:`~crawler.models.FetchResult` whose
 ``decoding``
     a gzip/deflate/br body that is corrupt or ends before its end marker, or
     stacked codings (``gzip, br``); the decoded prefix is kept.
+``blocked_address``
+    the crawl follows links to other hosts, private addresses are not allowed,
+    and this host (not a seed's) is or resolves to a private, loopback,
+    link-local or metadata address; nothing was sent (see :mod:`.guard`).
 
 A body longer than ``max_body_bytes`` (raw or decoded) is not an error: it is
 cut, ``truncated`` is set, and the connection is closed rather than drained.
 Status codes are data, not errors: a 404 or 503 has ``error=None``.
+
+Neither keeps cookies nor sends credentials: since redirects are new requests
+made by the core with the same plain headers, nothing set for one host can
+follow a redirect to another.
 """
 
 from .aio import AsyncFetcher

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Collection
 from types import TracebackType
 from typing import Self
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from ..config import CrawlConfig
 from ..models import CrawlRequest, ErrorInfo, FetchResult
@@ -21,6 +24,7 @@ from .body import (
     make_result,
     request_headers,
 )
+from .guard import BLOCKED_ADDRESS, AddressGuard, blocked_cause
 
 _TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
@@ -30,11 +34,15 @@ class AsyncFetcher:
 
     Use it as an async context manager: the session lives between enter and exit.
     ``connector_limit`` caps open connections in total (default: ``config.concurrency``).
+    ``trusted_hosts`` are the seeds' hosts, exempt from the private-address guard
+    (see :mod:`crawler.fetchers.guard`).
     """
 
-    def __init__(self, config: CrawlConfig, *, connector_limit: int | None = None) -> None:
+    def __init__(self, config: CrawlConfig, *, connector_limit: int | None = None,
+                 trusted_hosts: Collection[str] = ()) -> None:
         self._config = config
         self._limit = config.concurrency if connector_limit is None else connector_limit
+        self._guard = AddressGuard.for_config(config, trusted_hosts)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -54,7 +62,8 @@ class AsyncFetcher:
         if self._session is not None:
             return
         connector = aiohttp.TCPConnector(
-            limit=self._limit, limit_per_host=0, ttl_dns_cache=300, enable_cleanup_closed=True
+            limit=self._limit, limit_per_host=0, ttl_dns_cache=300, enable_cleanup_closed=True,
+            resolver=GuardedResolver(self._guard),
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -65,6 +74,9 @@ class AsyncFetcher:
             ),
             # Decompression is done by BodyReader, which bounds the decoded size.
             auto_decompress=False,
+            # No cookies are kept, so none can follow a redirect to another host, and a
+            # site cannot grow the jar without bound by setting a new one on every page.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:
@@ -78,7 +90,7 @@ class AsyncFetcher:
         if self._session is None:
             raise RuntimeError("AsyncFetcher used outside 'async with' (or before open())")
         watch = Stopwatch()
-        invalid = check_url(request.url)
+        invalid = check_url(request.url) or self._guard.check_url(request.url)
         if invalid:
             return make_result(request.url, watch, error=invalid)
         try:
@@ -111,9 +123,36 @@ class AsyncFetcher:
 
     def _classify(self, exc: BaseException) -> ErrorInfo:
         """classify_error, naming the deadline when aiohttp's timeout carries no message."""
+        blocked = blocked_cause(exc)
+        if blocked is not None:
+            return ErrorInfo(BLOCKED_ADDRESS, str(blocked))
         if isinstance(exc, TimeoutError) and not str(exc):
             return ErrorInfo(TIMEOUT, f"no complete response within {self._config.timeout} s")
         return classify_error(exc)
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's default resolver, whose answers pass the address guard before any connect.
+
+    aiohttp connects to exactly the addresses returned here, so what is checked is
+    what is used. Literal IP hosts never reach a resolver: ``fetch`` checks those.
+    """
+
+    def __init__(self, guard: AddressGuard) -> None:
+        self._guard = guard
+        self._inner = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """Resolve host; raise BlockedAddress (an OSError) if the guard refuses an answer."""
+        addresses = await self._inner.resolve(host, port, family)
+        self._guard.check_addresses(host, (address["host"] for address in addresses))
+        return addresses
+
+    async def close(self) -> None:
+        """Release the inner resolver."""
+        await self._inner.close()
 
 
 async def _read_body(response: aiohttp.ClientResponse, reader: BodyReader) -> None:

@@ -6,6 +6,7 @@ manager is thread-safe); the process mode builds one per worker process.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from types import TracebackType
 from typing import Self
 
@@ -27,6 +28,8 @@ from .body import (
     make_result,
     request_headers,
 )
+from .connections import POOL_CLASSES_BY_SCHEME, Served, serving
+from .guard import BLOCKED_ADDRESS, AddressGuard, blocked_cause
 
 _TRANSPORT_ERRORS = (HTTPError, OSError)
 
@@ -35,16 +38,22 @@ class BlockingFetcher:
     """Fetch one URL per call with urllib3; never follows redirects, never raises for I/O.
 
     ``maxsize`` is how many connections are kept per host (default: ``config.workers``,
-    so every thread of the threaded mode can keep one).
+    so every thread of the threaded mode can keep one). ``trusted_hosts`` are the
+    seeds' hosts, exempt from the private-address guard (see :mod:`crawler.fetchers.guard`).
+    urllib3 keeps no cookies, so none can follow a redirect to another host.
     """
 
-    def __init__(self, config: CrawlConfig, *, maxsize: int | None = None) -> None:
+    def __init__(self, config: CrawlConfig, *, maxsize: int | None = None,
+                 trusted_hosts: Collection[str] = ()) -> None:
         self._config = config
+        self._guard = AddressGuard.for_config(config, trusted_hosts)
         self._pool = urllib3.PoolManager(
             maxsize=config.workers if maxsize is None else maxsize,
             headers=request_headers(config.user_agent),
             retries=False,
         )
+        # Connections that check addresses and stop at the total deadline (see .connections).
+        self._pool.pool_classes_by_scheme = POOL_CLASSES_BY_SCHEME
 
     def __enter__(self) -> Self:
         return self
@@ -64,33 +73,55 @@ class BlockingFetcher:
     def fetch(self, request: CrawlRequest) -> FetchResult:
         """Make one GET request and describe what came back, errors included."""
         watch = Stopwatch()
-        invalid = check_url(request.url)
+        invalid = check_url(request.url) or self._guard.check_url(request.url)
         if invalid:
             return make_result(request.url, watch, error=invalid)
+        with serving(self._guard, self._config.timeout) as served:
+            try:
+                response = self._send(request.url)
+            except (*_TRANSPORT_ERRORS, ValueError) as exc:
+                return make_result(request.url, watch, error=self._classify(exc, served))
         try:
-            response = self._pool.request(
-                "GET",
-                request.url,
-                redirect=False,
-                retries=False,
-                timeout=self._timeout(),
-                preload_content=False,
-                decode_content=False,
-            )
-        except (*_TRANSPORT_ERRORS, ValueError) as exc:
-            return make_result(request.url, watch, error=classify_error(exc))
-        try:
+            if served.watchdog.expired:
+                # The shutdown ended the header block early: what arrived is not a response.
+                response.close()
+                return make_result(request.url, watch, error=self._deadline_error())
             return self._receive(request, response, watch)
         finally:
             response.release_conn()
 
+    def _send(self, url: str) -> BaseHTTPResponse:
+        """Send the GET and read the status line and headers, leaving the body unread."""
+        return self._pool.request(
+            "GET",
+            url,
+            redirect=False,
+            retries=False,
+            timeout=self._timeout(),
+            preload_content=False,
+            decode_content=False,
+        )
+
     def _timeout(self) -> urllib3.Timeout:
-        """Connect and header-wait limits; the body deadline is enforced in _read_body."""
+        """Connect and per-read limits; the watchdog and _read_body enforce the total deadline."""
         total = self._config.timeout
-        # With total set, urllib3 gives the read that waits for headers what the
-        # connect left over. A server dripping its headers is still only bounded per
-        # read: http.client reads headers line by line with no overall deadline.
+        # Each read is bounded by what the connect left over, but http.client reads
+        # headers line by line with no overall deadline: the watchdog of serving() ends
+        # a fetch whose headers are still dripping in when the deadline passes.
         return urllib3.Timeout(total=total, connect=min(self._config.connect_timeout, total))
+
+    def _classify(self, exc: BaseException, served: Served) -> ErrorInfo:
+        """classify_error, knowing that a watchdog shutdown or a guard refusal caused exc."""
+        if served.watchdog.expired:
+            return self._deadline_error()
+        blocked = blocked_cause(exc)
+        if blocked is not None:
+            return ErrorInfo(BLOCKED_ADDRESS, str(blocked))
+        return classify_error(exc)
+
+    def _deadline_error(self) -> ErrorInfo:
+        """The error of a fetch whose headers were still arriving at the deadline."""
+        return ErrorInfo(TIMEOUT, f"no complete response headers within {self._config.timeout} s")
 
     def _receive(
         self, request: CrawlRequest, response: BaseHTTPResponse, watch: Stopwatch

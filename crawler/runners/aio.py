@@ -43,7 +43,8 @@ class AsyncRunner:
         if workers:
             self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
         try:
-            async with AsyncFetcher(self.config, connector_limit=self.config.concurrency) as fetcher:
+            async with AsyncFetcher(self.config, connector_limit=self.config.concurrency,
+                                    trusted_hosts=self.core.scope.hosts) as fetcher:
                 await self._dispatch(fetcher)
         finally:
             if self._pool is not None:
@@ -63,6 +64,8 @@ class AsyncRunner:
                     task = asyncio.create_task(self._handle(fetcher, request))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
+                for record in self.core.drain():  # made without a fetch (a redirect robots.txt forbids)
+                    self._emit(record)
                 self._wake.clear()
                 timeout = self.core.wait_time()
                 try:

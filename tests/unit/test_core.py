@@ -132,13 +132,13 @@ def test_redirect_chain_gives_one_record_for_the_final_url() -> None:
     assert record.redirects == [ROOT + "old", ROOT + "mid"] and record.status == 200
 
 
-def test_redirect_loop_ends_with_a_record_pointing_at_the_seen_url() -> None:
+def test_redirect_loop_ends_with_an_error_record_pointing_at_the_seen_url() -> None:
     core = make_core()
     core.add_seeds([ROOT + "a"])
     site = {ROOT + "a": redirect(ROOT + "a", "/b"), ROOT + "b": redirect(ROOT + "b", "/a")}
     [record] = drive(core, site)
     assert record.url == ROOT + "b" and record.status == 301 and record.links == [ROOT + "a"]
-    assert record.error is None
+    assert record.error is not None and record.error.kind == "redirect_loop"
 
 
 def test_redirect_limit() -> None:

@@ -1,0 +1,122 @@
+"""Which addresses a fetch may connect to: no internal networks for hosts reached by links.
+
+A crawl that follows links to other hosts (``allow_domains``) must not let a page
+steer it into the network it runs in (server-side request forgery): a link or a
+redirect to ``http://169.254.169.254/`` would read a cloud's instance metadata,
+one to ``http://10.0.0.1/`` an intranet page. So when other hosts are allowed and
+``allow_private_addresses`` is off, a fetch is refused with error kind
+``blocked_address`` if its host is, or resolves to, an address that is not public
+unicast — private, loopback, link-local, CGNAT, unique-local, multicast, reserved.
+The seeds' own hosts are trusted: the user chose them, so crawling a site on
+127.0.0.1 keeps working.
+
+Literal addresses are refused before any connection is attempted. Names are
+checked on the very addresses the fetcher then connects to (the resolver's
+answer), so DNS rebinding cannot swap another one in between check and connect;
+a name with any non-public address is refused whole, since mixing a public and a
+private answer is itself a rebinding trick.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Iterable
+from urllib.parse import urlsplit
+
+from ..config import CrawlConfig
+from ..models import ErrorInfo
+
+BLOCKED_ADDRESS = "blocked_address"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# RFC 6052 2.1: the NAT64 well-known prefix carries an IPv4 address in its last 32 bits.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Ranges Python 3.11 still counts as global: RFC 6890 IETF protocol assignments (it
+# holds Oracle Cloud's 192.0.0.192 metadata service) and RFC 8215 local-use NAT64.
+_ALSO_BLOCKED = (ipaddress.IPv4Network("192.0.0.0/24"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+class BlockedAddress(OSError):
+    """A host is, or resolves to, an address this crawl may not connect to."""
+
+
+def is_public_address(address: str | IPAddress) -> bool:
+    """True for a public unicast address, looking through IPv4 embedded in IPv6."""
+    ip = ipaddress.ip_address(address.split("%")[0] if isinstance(address, str) else address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        # RFC 4291 2.5.5.2 (mapped), RFC 3056 (6to4) and NAT64 reach an IPv4 host.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        ip = embedded or ip
+    if any(ip in network for network in _ALSO_BLOCKED if network.version == ip.version):
+        return False
+    return ip.is_global and not ip.is_multicast
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a host names literally (IPv6 with or without brackets), or None."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+class AddressGuard:
+    """Refuses non-public addresses for every host but the trusted (seed) ones."""
+
+    def __init__(self, active: bool, trusted_hosts: Collection[str] = ()) -> None:
+        self.active = active
+        # Kept by reference: the crawl core's live set of seed hosts (canonical form).
+        self._trusted = trusted_hosts
+
+    @classmethod
+    def for_config(cls, config: CrawlConfig, trusted_hosts: Collection[str] = ()) -> AddressGuard:
+        """On when the crawl may follow links to other hosts and private addresses are not allowed."""
+        return cls(bool(config.allow_domains) and not config.allow_private_addresses, trusted_hosts)
+
+    def guards(self, host: str) -> bool:
+        """True when the addresses of host must be checked."""
+        if not self.active:
+            return False
+        host = host.lower()
+        return host not in self._trusted and f"[{host}]" not in self._trusted
+
+    def check_url(self, url: str) -> ErrorInfo | None:
+        """A blocked_address error for a URL naming a non-public address literally, else None."""
+        host = urlsplit(url).hostname or ""
+        address = literal_address(host)
+        if address is None or is_public_address(address) or not self.guards(host):
+            return None
+        return ErrorInfo(BLOCKED_ADDRESS, _refusal(host, address))
+
+    def check_addresses(self, host: str, addresses: Iterable[str]) -> None:
+        """Raise BlockedAddress if host is guarded and any of its addresses is not public."""
+        if not self.guards(host):
+            return
+        for address in addresses:
+            if not is_public_address(address):
+                raise BlockedAddress(_refusal(host, address))
+
+
+def _refusal(host: str, address: str | IPAddress) -> str:
+    """The message of a refused fetch."""
+    return (f"{host} is at {address}, not a public address: refused for a host other than "
+            "the seeds' (allow it with --allow-private)")
+
+
+def blocked_cause(exc: BaseException) -> BlockedAddress | None:
+    """The BlockedAddress behind an HTTP client's wrapping exceptions, if any."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        if isinstance(current, BlockedAddress):
+            return current
+        seen.add(id(current))
+        # Clients wrap the resolver's error: as the cause, the context or an argument.
+        todo.extend((current.__cause__, current.__context__, *current.args))
+    return None

@@ -1,0 +1,116 @@
+"""The process driver: fetch + parse in a ProcessPoolExecutor; the parent owns the frontier.
+
+Each worker process builds its own :class:`BlockingFetcher` in the pool's
+initializer (an HTTP session cannot cross a process boundary). Only small
+picklable values cross: the CrawlRequest out, and back the FetchResult and
+ParseResult — without the page body, which the parent needs only for
+robots.txt and for a user hook.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import signal
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.synchronize import Barrier
+
+from ..config import CrawlConfig
+from ..core import CrawlCore
+from ..fetchers import BlockingFetcher
+from ..models import CrawlRequest
+from .sync import NeedsParse, Outcome, fetch_and_parse
+from .threaded import PoolRunner, Work
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkerState:
+    """What one worker process keeps between requests."""
+
+    fetcher: BlockingFetcher
+    needs_parse: NeedsParse
+    keep_body: bool
+    all_started: Barrier
+
+
+# Seconds the pool may take to start all its workers before the crawl starts anyway.
+STARTUP_TIMEOUT = 60.0
+
+_state: _WorkerState | None = None
+
+
+def _start_worker(config: CrawlConfig, keep_body: bool, all_started: Barrier,
+                  trusted_hosts: frozenset[str]) -> None:
+    """Pool initializer: open this worker's HTTP session; trusted_hosts are exempt from its address guard."""
+    global _state
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    # A core of its own only to ask the pure needs_parse; the parent's core owns the frontier.
+    core = CrawlCore(config)
+    fetcher = BlockingFetcher(config, maxsize=1, trusted_hosts=trusted_hosts)
+    _state = _WorkerState(fetcher, core.needs_parse, keep_body, all_started)
+
+
+def _wait_for_all_workers() -> None:
+    """The warm-up task: hold this worker busy until every worker has started."""
+    assert _state is not None
+    _state.all_started.wait(STARTUP_TIMEOUT)
+
+
+def work(request: CrawlRequest) -> Outcome:
+    """Fetch and parse one request in a worker process."""
+    assert _state is not None, "work() runs only in a pool started by ProcessRunner"
+    fetch, parsed = fetch_and_parse(_state.fetcher, request, _state.needs_parse)
+    if request.kind == "page" and not _state.keep_body:
+        fetch = dataclasses.replace(fetch, body=b"")  # the parse has it already; skip the copy home
+    return fetch, parsed
+
+
+class ProcessRunner(PoolRunner):
+    """Fetches and parses in a ProcessPoolExecutor of ``workers`` processes."""
+
+    def run(self) -> None:
+        """Crawl until the core is finished or halted."""
+        self._crawl(self._new_pool(), work)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        """A pool with every worker started, forked from a server that imported the crawler once.
+
+        Workers start before the first request: the core counts a request as started
+        when it hands it out, so one that waited for a process to start would reach
+        the server late, closer to the next one than the politeness delay allows.
+        """
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        workers = self.config.workers
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                   initargs=(self.config, self._hook is not None, context.Barrier(workers),
+                                             frozenset(self.core.scope.hosts)))
+        # A pool starts a process per submitted task while none is idle: busy them all.
+        warm_up = [pool.submit(_wait_for_all_workers) for _ in range(workers)]
+        wait(warm_up)
+        if any(isinstance(future.exception(), BrokenProcessPool) for future in warm_up):
+            pool.shutdown(wait=False)
+            raise RuntimeError("the process pool's workers died on start-up (a script using mode "
+                               "'process' must guard its code with if __name__ == '__main__')")
+        return pool
+
+    def _submit(self, work: Work, request: CrawlRequest) -> Future[Outcome]:
+        """Start one request's work, replacing the pool if a worker died."""
+        try:
+            return super()._submit(work, request)
+        except BrokenProcessPool:
+            # A worker was killed (out of memory, a crash in C): its requests come back as
+            # errors; the crawl goes on with a new pool.
+            self._pool.shutdown(wait=False)
+            self._pool = self._new_pool()
+            return super()._submit(work, request)
+
+    def _abandon(self, pending: dict[Future[Outcome], CrawlRequest]) -> None:
+        """Stop waiting for unfinished work, ending the workers still busy with it."""
+        if pending:
+            # Python 3.14 has terminate_workers(); until then, the pool's process table.
+            for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                process.terminate()
+        super()._abandon(pending)

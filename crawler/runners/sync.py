@@ -1,0 +1,112 @@
+"""The synchronous driver: one blocking fetch, then its parse, one page at a time.
+
+It also holds what the three blocking drivers (sync, threaded, process) share:
+the fetch-and-parse unit of work and the hand-back of its result to the core,
+user hook included, which always runs in the coordinating thread.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..core import CrawlCore
+from ..fetchers import BlockingFetcher
+from ..hooks import PageHook, split_results
+from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
+from ..parsing import make_soup, parse_page
+
+logger = logging.getLogger("crawler")
+
+# The longest idle sleep: short enough that a stop is noticed promptly.
+MAX_IDLE_SECONDS = 0.5
+
+Outcome = tuple[FetchResult, ParseResult | None]
+NeedsParse = Callable[[CrawlRequest, FetchResult], bool]
+
+
+def fetch_and_parse(fetcher: BlockingFetcher, request: CrawlRequest, needs_parse: NeedsParse) -> Outcome:
+    """Fetch a request and parse it when the core wants its links; never raises."""
+    try:
+        fetch = fetcher.fetch(request)
+        return fetch, parse_page(fetch.body, fetch.url, fetch.charset) if needs_parse(request, fetch) else None
+    except Exception as exc:  # noqa: BLE001 - a bug on one page must not hang the crawl
+        return internal_error(request, exc), None
+
+
+def internal_error(request: CrawlRequest, exc: BaseException) -> FetchResult:
+    """The result of a request whose work failed unexpectedly."""
+    return FetchResult(url=request.url, error=ErrorInfo("internal", f"{type(exc).__name__}: {exc}"),
+                       fetched_at=time.time())
+
+
+def idle_wait(core: CrawlCore) -> float:
+    """How long to wait for something to become ready, bounded by MAX_IDLE_SECONDS."""
+    wait = core.wait_time()
+    return MAX_IDLE_SECONDS if wait is None else min(wait, MAX_IDLE_SECONDS)
+
+
+def call_hook(hook: PageHook, record: PageRecord, fetch: FetchResult) -> tuple[list[Any], list[str]]:
+    """Run a plain (not async) page hook on the page's soup; return (items, urls to follow).
+
+    A hook that raises is logged and treated as returning nothing, as in the async mode.
+    """
+    try:
+        result = hook(record, make_soup(fetch.body, fetch.url, fetch.charset))
+    except Exception:
+        logger.exception("page hook failed on %s", record.url)
+        return [], []
+    if inspect.isawaitable(result):
+        getattr(result, "close", lambda: None)()  # avoid "coroutine was never awaited"
+        raise TypeError("the page hook returned an awaitable: only mode 'async' runs async hooks")
+    return split_results(result)  # type: ignore[arg-type]
+
+
+class BlockingRunner:
+    """What the blocking drivers share: the core, the record callback and the hook."""
+
+    def __init__(self, core: CrawlCore, emit: Callable[[PageRecord], None],
+                 hook: PageHook | None = None) -> None:
+        self.core = core
+        self.config = core.config
+        self._emit = emit
+        self._hook = hook
+
+    def run(self) -> None:
+        """Crawl until the core is finished or halted."""
+        raise NotImplementedError
+
+    def _deliver(self, request: CrawlRequest, fetch: FetchResult, parsed: ParseResult | None) -> None:
+        """Give a finished request to the core, run the hook on its page, emit its records."""
+        for record in self.core.complete(request, fetch, parsed):
+            if self._hook is not None and parsed is not None and record.url == fetch.url:
+                items, follows = call_hook(self._hook, record, fetch)
+                record.items.extend(items)
+                for url in follows:
+                    self.core.follow(url, record)
+            self._emit(record)
+
+    def _flush(self) -> None:
+        """Emit records the core made without a fetch (robots-forbidden redirect targets)."""
+        for record in self.core.drain():
+            self._emit(record)
+
+
+class SyncRunner(BlockingRunner):
+    """Fetches and parses one page at a time in the calling thread."""
+
+    def run(self) -> None:
+        """Crawl until the core is finished or halted."""
+        with BlockingFetcher(self.config, maxsize=1, trusted_hosts=self.core.scope.hosts) as fetcher:
+            while not self.core.finished:
+                request = self.core.next_request()
+                if request is None:
+                    self._flush()  # a dropped redirect target may be all that was left
+                    if not self.core.finished:
+                        time.sleep(idle_wait(self.core))
+                    continue
+                self._deliver(request, *fetch_and_parse(fetcher, request, self.core.needs_parse))
+        self._flush()

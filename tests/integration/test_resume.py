@@ -1,0 +1,122 @@
+"""kill -9 the crawler mid-crawl, resume it, get an uninterrupted crawl's output: real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from crawler.demo import DemoSiteProcess, DemoSpec, expected_urls
+
+ROOT = Path(__file__).resolve().parents[2]
+# Slow enough (latency) that a kill finds the crawl running, small enough to finish in seconds.
+RESUME_SITE = DemoSpec(pages=400, latency_ms=40, seed=11)
+FAST = ("-c", "16", "--per-host", "16", "--parse-workers", "0", "-q")
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[DemoSiteProcess]:
+    """The demo site the crawls of this module share."""
+    with DemoSiteProcess(RESUME_SITE) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(site: DemoSiteProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """The records of one crawl of the site that nothing interrupted, by URL."""
+    out = tmp_path_factory.mktemp("uninterrupted") / "out.jsonl"
+    result = crawler("crawl", site.url, "-o", str(out), *FAST)
+    assert result.returncode == 0, result.stderr
+    return {record["url"]: record for record in read_jsonl(out)}
+
+
+def crawler(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m crawler ARGS` to the end."""
+    return subprocess.run([sys.executable, "-m", "crawler", *args], capture_output=True, text=True,
+                          check=False, timeout=60, cwd=ROOT)
+
+
+def kill_after(lines: int, args: list[str], out: Path) -> None:
+    """Start the crawler, SIGKILL it once out holds at least lines lines (or it ends by itself)."""
+    process = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        if out.exists() and out.read_bytes().count(b"\n") >= lines:
+            break
+        time.sleep(0.01)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every line of a JSON Lines file, parsed: fails on a torn or partial line."""
+    data = path.read_bytes()
+    assert not data or data.endswith(b"\n"), "the output ends in a partial line"
+    return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("mode", ["async", "threaded"])
+def test_kill_9_at_several_points_then_resume_gives_every_page_once(
+        site: DemoSiteProcess, uninterrupted: dict[str, dict], tmp_path: Path, mode: str) -> None:
+    out, state = tmp_path / "out.jsonl", tmp_path / "state"
+    args = ["crawl", site.url, "-o", str(out), "--state", str(state), "--mode", mode, "-w", "16", *FAST]
+    for lines in (5, 40, 120):
+        kill_after(lines, args, out)
+        assert len(read_jsonl(out)) < RESUME_SITE.pages  # the kill came mid-crawl
+    result = crawler(*args)
+    assert result.returncode == 0, result.stderr
+    assert "resuming: " in result.stderr and " done, " in result.stderr
+    records = read_jsonl(out)
+    urls = [record["url"] for record in records]
+    assert len(urls) == len(set(urls)), "a page was written twice"
+    assert set(urls) == set(uninterrupted) == expected_urls(RESUME_SITE, site.url)
+    assert all(record["status"] == uninterrupted[record["url"]]["status"] for record in records)
+
+
+def test_a_finished_crawl_says_so_and_fresh_starts_over(site: DemoSiteProcess, tmp_path: Path) -> None:
+    out, state = tmp_path / "out.jsonl", tmp_path / "state"
+    args = ["crawl", site.url, "-o", str(out), "--state", str(state), *FAST, "--max-pages", "30"]
+    assert crawler(*args).returncode == 0
+    first = out.read_bytes()
+
+    again = crawler(*args)
+    assert again.returncode == 0
+    assert again.stderr == "crawl already finished: 30 pages; --fresh starts over\n"
+    assert out.read_bytes() == first
+
+    out.unlink()  # the output is derived again from the state
+    assert crawler(*args).returncode == 0 and out.read_bytes() == first
+
+    more = crawler(*args[:-1], "50")  # a bigger budget continues the crawl
+    assert more.returncode == 0 and "resuming: 30 done" in more.stderr
+    assert len(read_jsonl(out)) == 50
+
+    fresh = crawler(*args, "--fresh")
+    assert fresh.returncode == 0 and "resuming" not in fresh.stderr
+    assert len(read_jsonl(out)) == 30
+
+
+def test_a_resume_keeps_the_seeds_and_scope(site: DemoSiteProcess, tmp_path: Path) -> None:
+    args = ["crawl", site.url, "--state", str(tmp_path / "state"), "--max-pages", "3", *FAST]
+    assert crawler(*args).returncode == 0
+    for change, message in [(["--max-depth", "2"], "holds a crawl with max_depth=None, not 2"),
+                            (["--exclude", "/page/1"], "with exclude=[], not ['/page/1']")]:
+        result = crawler(*args, *change)
+        assert result.returncode == 2 and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    other = crawler(*args[:1], site.url + "page/1", *args[2:])
+    assert other.returncode == 2 and "other seed URLs" in other.stderr
+
+
+def test_fresh_needs_state() -> None:
+    result = crawler("crawl", "http://127.0.0.1:9/", "--fresh")
+    assert result.returncode == 2 and "--fresh needs --state DIR" in result.stderr
