@@ -329,6 +329,10 @@ class CrawlCore:
         state = self._host(request.url)
         state.active -= 1
         self._in_flight -= 1
+        if state.delay:
+            # The delay runs from when the request really left, which a busy driver may
+            # have sent later than it was handed out.
+            state.next_start = max(state.next_start, now - fetch.elapsed_ms / 1000 + state.delay)
         records, self._outbox = self._outbox, []
         if request.kind == "robots":
             self._complete_robots(request, fetch, now)

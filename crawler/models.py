@@ -6,7 +6,7 @@ cross thread and process boundaries in the threaded and process modes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 RequestKind = Literal["page", "robots"]
@@ -97,13 +97,17 @@ class PageRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as plain JSON-ready data."""
-        data = asdict(self)
+        # Built by hand: dataclasses.asdict deep-copies every list, a measurable cost per page.
+        data = {name: getattr(self, name) for name in _RECORD_FIELDS}
         data["error"] = self.error.to_dict() if self.error else None
-        if not self.items:
-            del data["items"]
+        if self.items:
+            data["items"] = self.items
         return data
 
     @property
     def ok(self) -> bool:
         """True when the page was fetched without an error."""
         return self.error is None
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(PageRecord) if f.name != "items")

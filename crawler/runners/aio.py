@@ -36,12 +36,10 @@ class AsyncRunner:
         self._hook = hook
         self._wake = asyncio.Event()
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_usable = self.config.effective_parse_workers > 0
 
     async def run(self) -> None:
         """Crawl until the core is finished or halted."""
-        workers = self.config.effective_parse_workers
-        if workers:
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
         try:
             async with AsyncFetcher(self.config, connector_limit=self.config.concurrency,
                                     trusted_hosts=self.core.scope.hosts) as fetcher:
@@ -66,6 +64,8 @@ class AsyncRunner:
                     task.add_done_callback(tasks.discard)
                 for record in self.core.drain():  # made without a fetch (a redirect robots.txt forbids)
                     self._emit(record)
+                if self.core.finished:  # next_request() may just have dropped the last disallowed URLs
+                    break
                 self._wake.clear()
                 timeout = self.core.wait_time()
                 try:
@@ -92,13 +92,22 @@ class AsyncRunner:
 
     async def _parse(self, fetch: FetchResult) -> ParseResult:
         """Extract links and title, in the pool when the page is big enough to be worth it."""
-        if self._pool is not None and len(fetch.body) >= self.config.parse_offload_bytes:
+        if self._pool_usable and len(fetch.body) >= self.config.parse_offload_bytes:
             loop = asyncio.get_running_loop()
             try:
-                return await loop.run_in_executor(self._pool, parse_page, fetch.body, fetch.url, fetch.charset)
+                return await loop.run_in_executor(self._parse_pool(), parse_page, fetch.body, fetch.url,
+                                                  fetch.charset)
             except BrokenProcessPool:
-                self._pool = None  # a worker died (killed, out of memory): parse inline from now on
+                self._pool_usable = False  # a worker died (killed, out of memory): parse inline from now on
         return parse_page(fetch.body, fetch.url, fetch.charset)
+
+    def _parse_pool(self) -> ProcessPoolExecutor:
+        """The parse pool, started on first use so crawls of small pages never pay for it."""
+        if self._pool is None:
+            # forkserver: forking a process that runs threads (aiohttp's resolver) is unsafe.
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(self.config.effective_parse_workers, mp_context=context)
+        return self._pool
 
 
 async def _fetch(fetcher: AsyncFetcher, request: CrawlRequest) -> FetchResult:
