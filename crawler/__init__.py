@@ -20,6 +20,7 @@ from .frontier import FrontierStore, MemoryFrontier  # noqa: E402
 from .hooks import Follow, PageHook  # noqa: E402
 from .models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult  # noqa: E402
 from .sinks import JsonLinesSink, NullSink, Sink, StdoutSink  # noqa: E402
+from .state import SqliteFrontier, StateError  # noqa: E402
 
 __all__ = [
     "ConfigError",
@@ -39,6 +40,8 @@ __all__ = [
     "PageRecord",
     "ParseResult",
     "Sink",
+    "SqliteFrontier",
+    "StateError",
     "StdoutSink",
     "__version__",
     "crawl",
