@@ -63,8 +63,3 @@ def rules_from_response(status: int, body: bytes) -> RobotsRules | None:
         return None
     return ALLOW_ALL
 
-
-def product_token(user_agent: str) -> str:
-    """The product token robots.txt groups match against: 'crawler' in 'crawler/1.0 (...)'."""
-    token = user_agent.split("/", 1)[0].split(None, 1)
-    return token[0] if token else user_agent
