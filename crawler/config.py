@@ -53,7 +53,7 @@ class CrawlConfig:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     parse_workers: int | None = None
-    parse_offload_bytes: int = 256 * 1024
+    parse_offload_bytes: int = 16 * 1024
     max_query_variants: int = 1000
     max_repeated_segments: int = 3
     max_pattern_urls: int = 0

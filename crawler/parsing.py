@@ -81,6 +81,14 @@ def charset_from_content_type(value: str | None) -> str | None:
     return None
 
 
+ParseJob = tuple[bytes, str, "str | None"]
+
+
+def parse_pages(jobs: list[ParseJob]) -> list[ParseResult]:
+    """parse_page for a batch of (body, url, encoding hint): one pool round trip for many pages."""
+    return [parse_page(body, url, hint) for body, url, hint in jobs]
+
+
 def decode_html(body: bytes, encoding_hint: str | None = None) -> tuple[str, str]:
     """Return the page as text and the codec used; undecodable bytes become U+FFFD."""
     encoding, start = _choose_encoding(body, encoding_hint)
@@ -257,4 +265,7 @@ def _resolve_links(
     return tuple(ordered), frozenset(unfollowed - followed)
 
 
-__all__ = ["charset_from_content_type", "decode_html", "is_html", "make_soup", "parse_page"]
+__all__ = [
+    "ParseJob", "charset_from_content_type", "decode_html", "is_html", "make_soup", "parse_page",
+    "parse_pages",
+]
