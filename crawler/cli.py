@@ -32,7 +32,7 @@ EXIT_INTERRUPTED = 130
 # `crawler demo`: a comparison that takes about a minute on two cores.
 DEMO_PAGES = 600
 DEMO_LATENCY_MS = 50.0
-DEMO_WIDTH = 32
+DEMO_WIDTH = 64
 
 
 class UsageError(Exception):

@@ -36,16 +36,20 @@ class AsyncRunner:
         self._hook = hook
         self._wake = asyncio.Event()
         self._pool: ProcessPoolExecutor | None = None
-        self._batcher: ParseBatcher
-        self._pool_usable = self.config.effective_parse_workers > 0
+        self._batcher: ParseBatcher | None = None  # set once the pool's workers are up
 
     async def run(self) -> None:
         """Crawl until the core is finished or halted."""
+        warm_up = None
+        if self.config.effective_parse_workers:
+            warm_up = asyncio.create_task(asyncio.to_thread(self._start_pool))
         try:
             async with AsyncFetcher(self.config, connector_limit=self.config.concurrency,
                                     trusted_hosts=self.core.scope.hosts) as fetcher:
                 await self._dispatch(fetcher)
         finally:
+            if warm_up is not None:
+                await asyncio.gather(warm_up, return_exceptions=True)
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
         for record in self.core.drain():
@@ -93,21 +97,25 @@ class AsyncRunner:
 
     async def _parse(self, fetch: FetchResult) -> ParseResult:
         """Extract links and title, in the pool when the page is big enough to be worth it."""
-        if self._pool_usable and len(fetch.body) >= self.config.parse_offload_bytes:
+        if self._batcher is not None and len(fetch.body) >= self.config.parse_offload_bytes:
             try:
-                return await self._parse_pool().parse(fetch.body, fetch.url, fetch.charset)
+                return await self._batcher.parse(fetch.body, fetch.url, fetch.charset)
             except BrokenProcessPool:
-                self._pool_usable = False  # a worker died (killed, out of memory): parse inline from now on
+                self._batcher = None  # a worker died (killed, out of memory): parse inline from now on
         return parse_page(fetch.body, fetch.url, fetch.charset)
 
-    def _parse_pool(self) -> ParseBatcher:
-        """The parse pool, started on first use so crawls of small pages never pay for it."""
-        if self._pool is None:
-            # forkserver: forking a process that runs threads (aiohttp's resolver) is unsafe.
-            context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(self.config.effective_parse_workers, mp_context=context)
-            self._batcher = ParseBatcher(self._pool)
-        return self._batcher
+    def _start_pool(self) -> None:
+        """Start the parse pool and all its workers (in a thread); pages parse inline meanwhile.
+
+        Starting interpreters takes about a second of CPU: waiting for it would
+        make short crawls slower than parsing inline.
+        """
+        # forkserver: forking a process that runs threads (aiohttp's resolver) is unsafe.
+        context = multiprocessing.get_context("forkserver")
+        workers = self.config.effective_parse_workers
+        self._pool = ProcessPoolExecutor(workers, mp_context=context)
+        list(self._pool.map(parse_pages, [[]] * workers))  # one task per worker makes all of them start
+        self._batcher = ParseBatcher(self._pool)
 
 
 class ParseBatcher:
