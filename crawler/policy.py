@@ -25,6 +25,8 @@ class Scope:
     include: tuple[re.Pattern[str], ...] = ()
     exclude: tuple[re.Pattern[str], ...] = ()
     max_url_length: int = 2048
+    # Host decisions by netloc: the core asks about every link of every page.
+    _netlocs: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @classmethod
     def for_seeds(cls, seeds: list[str], config: CrawlConfig) -> Scope:
@@ -40,19 +42,30 @@ class Scope:
     def add_seed(self, url: str) -> None:
         """Put a seed's host in scope."""
         self.hosts.add(canonical_hostname(url))
+        self._netlocs.clear()
 
     def rejects(self, url: str) -> str | None:
         """Why url is out of scope, or None when it is in scope."""
         if len(url) > self.max_url_length:
             return "url_too_long"
-        host = canonical_hostname(url)
-        if host not in self.hosts and not any(_domain_matches(host, d) for d in self.allow_domains):
+        if not self._netloc_allowed(split_canonical(url)[1]):
             return "other_host"
         if self.include and not any(p.search(url) for p in self.include):
             return "not_included"
-        if any(p.search(url) for p in self.exclude):
+        if self.exclude and any(p.search(url) for p in self.exclude):
             return "excluded"
         return None
+
+    def _netloc_allowed(self, netloc: str) -> bool:
+        """True when the host of netloc is a seed host or in an allowed domain (memoised)."""
+        allowed = self._netlocs.get(netloc)
+        if allowed is None:
+            if len(self._netlocs) > 100_000:  # a broad crawl meets endless hosts: stay bounded
+                self._netlocs.clear()
+            host = canonical_hostname(f"http://{netloc}/")
+            allowed = host in self.hosts or any(_domain_matches(host, d) for d in self.allow_domains)
+            self._netlocs[netloc] = allowed
+        return allowed
 
 
 # A run of digits: what varies between the pages of a calendar or a counter trap.
