@@ -1,6 +1,7 @@
 """Benchmark the async driver on the demo site: pages/s and peak RSS, with and without the parse pool.
 
     python scripts/bench_async.py --pages 2000 --latency-ms 50 -c 64
+    python scripts/bench_async.py --offload-bytes 0 16384 1000000   # compare offload thresholds
 
 The demo site runs in a child process so it does not share the crawler's GIL.
 Each configuration runs in a fresh child process so peak RSS is its own.
@@ -45,7 +46,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("-c", "--concurrency", type=int, default=64)
     parser.add_argument("--parse-workers", type=int, default=2, help="pool size for the pool run")
-    parser.add_argument("--offload-bytes", type=int, nargs="+", default=[0],
+    parser.add_argument("--offload-bytes", type=int, nargs="+", default=[16 * 1024],
                         help="parse_offload_bytes values to try with the pool (0: offload every page)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
