@@ -72,15 +72,6 @@ def is_html(content_type: str | None) -> bool:
     return content_type.partition(";")[0].strip().lower() in _HTML_TYPES
 
 
-def charset_from_content_type(value: str | None) -> str | None:
-    """Return the lowercased ``charset`` parameter of a Content-Type value, if any."""
-    for parameter in (value or "").split(";")[1:]:
-        name, _, label = parameter.partition("=")
-        if name.strip().lower() == "charset":
-            return label.strip().strip("\"'").strip().lower() or None
-    return None
-
-
 ParseJob = tuple[bytes, str, "str | None"]
 
 
@@ -266,6 +257,6 @@ def _resolve_links(
 
 
 __all__ = [
-    "ParseJob", "charset_from_content_type", "decode_html", "is_html", "make_soup", "parse_page",
+    "ParseJob", "decode_html", "is_html", "make_soup", "parse_page",
     "parse_pages",
 ]

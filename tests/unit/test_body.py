@@ -190,6 +190,11 @@ def test_stacked_codings_are_a_decoding_error() -> None:
         ('text/html;Charset="ISO-8859-1"', "iso-8859-1"),
         ("text/html; q=1 ; charset = windows-1252 ", "windows-1252"),
         ("text/html; charset=", None),
+        ('text/html; charset="ISO-8859-1"', "iso-8859-1"),
+        ("text/html;CHARSET= Shift_JIS ", "shift_jis"),
+        ("text/html; format=flowed; charset=koi8-r", "koi8-r"),
+        ("charset=utf-8", None),
+        ("", None),
     ],
 )
 def test_parse_charset(content_type: str | None, charset: str | None) -> None:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.models import ParseResult
-from crawler.parsing import charset_from_content_type, decode_html, is_html, make_soup, parse_page
+from crawler.parsing import decode_html, is_html, make_soup, parse_page
 
 PAGE = "http://example.com/dir/page.html"
 
@@ -42,19 +42,6 @@ def test_is_html(value: str | None, expected: bool) -> None:
     assert is_html(value) is expected
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("text/html; charset=UTF-8", "utf-8"),
-    ('text/html; charset="ISO-8859-1"', "iso-8859-1"),
-    ("text/html;CHARSET= Shift_JIS ", "shift_jis"),
-    ("text/html; format=flowed; charset=koi8-r", "koi8-r"),
-    ("text/html; charset=", None),
-    ("text/html", None),
-    ("charset=utf-8", None),
-    ("", None),
-    (None, None),
-])
-def test_charset_from_content_type(value: str | None, expected: str | None) -> None:
-    assert charset_from_content_type(value) == expected
 
 
 # --- encodings -----------------------------------------------------------------------
