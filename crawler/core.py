@@ -358,13 +358,11 @@ class CrawlCore:
     def statistics(self) -> CrawlStats:
         """An immutable snapshot of the counters."""
         c = self._counts
+        counts = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
+        counts.update(statuses=dict(c.statuses), error_kinds=dict(c.error_kinds))  # copies, not live
         return CrawlStats(
-            pages=c.pages, ok=c.ok, errors=c.errors, bytes=c.bytes, retries=c.retries,
-            redirects=c.redirects, in_flight=self._in_flight,
+            **counts, in_flight=self._in_flight, seen=self.store.seen_count(),
             queued=self.store.pending_count() + len(self._followups) + len(self._delayed),
-            seen=self.store.seen_count(), robots_disallowed=c.robots_disallowed,
-            out_of_scope=c.out_of_scope, duplicates=c.duplicates, too_deep=c.too_deep,
-            traps=c.traps, statuses=dict(c.statuses), error_kinds=dict(c.error_kinds),
         )
 
     def _count(self, record: PageRecord) -> None:
