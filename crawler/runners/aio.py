@@ -18,8 +18,9 @@ from typing import Callable
 from ..core import CrawlCore
 from ..fetchers import AsyncFetcher
 from ..hooks import PageHook, run_hook
-from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
+from ..models import CrawlRequest, FetchResult, PageRecord, ParseResult
 from ..parsing import ParseJob, parse_page, parse_pages
+from .sync import internal_error
 
 # How long in-flight requests may run on after a stop before they are cancelled.
 STOP_GRACE_SECONDS = 2.0
@@ -87,10 +88,7 @@ class AsyncRunner:
             parsed = await self._parse(fetch) if self.core.needs_parse(request, fetch) else None
             for record in self.core.complete(request, fetch, parsed):
                 if self._hook is not None and parsed is not None and record.url == fetch.url:
-                    items, follows = await run_hook(self._hook, record, fetch)
-                    record.items.extend(items)
-                    for url in follows:
-                        self.core.follow(url, record)
+                    await run_hook(self._hook, record, fetch, self.core.follow)
                 self._emit(record)
         finally:
             self._wake.set()
@@ -180,7 +178,7 @@ async def _fetch(fetcher: AsyncFetcher, request: CrawlRequest) -> FetchResult:
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug in one fetch must not hang the crawl
-        return FetchResult(url=request.url, error=ErrorInfo("internal", f"{type(exc).__name__}: {exc}"))
+        return internal_error(request, exc)
 
 
 async def _finish_within(tasks: set[asyncio.Task[None]], grace: float) -> None:

@@ -7,19 +7,14 @@ user hook included, which always runs in the coordinating thread.
 
 from __future__ import annotations
 
-import inspect
-import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from ..core import CrawlCore
 from ..fetchers import BlockingFetcher
-from ..hooks import PageHook, split_results
+from ..hooks import PageHook, call_hook
 from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
-from ..parsing import make_soup, parse_page
-
-logger = logging.getLogger("crawler")
+from ..parsing import parse_page
 
 # The longest idle sleep: short enough that a stop is noticed promptly.
 MAX_IDLE_SECONDS = 0.5
@@ -49,22 +44,6 @@ def idle_wait(core: CrawlCore) -> float:
     return MAX_IDLE_SECONDS if wait is None else min(wait, MAX_IDLE_SECONDS)
 
 
-def call_hook(hook: PageHook, record: PageRecord, fetch: FetchResult) -> tuple[list[Any], list[str]]:
-    """Run a plain (not async) page hook on the page's soup; return (items, urls to follow).
-
-    A hook that raises is logged and treated as returning nothing, as in the async mode.
-    """
-    try:
-        result = hook(record, make_soup(fetch.body, fetch.url, fetch.charset))
-    except Exception:
-        logger.exception("page hook failed on %s", record.url)
-        return [], []
-    if inspect.isawaitable(result):
-        getattr(result, "close", lambda: None)()  # avoid "coroutine was never awaited"
-        raise TypeError("the page hook returned an awaitable: only mode 'async' runs async hooks")
-    return split_results(result)  # type: ignore[arg-type]
-
-
 class BlockingRunner:
     """What the blocking drivers share: the core, the record callback and the hook."""
 
@@ -83,10 +62,7 @@ class BlockingRunner:
         """Give a finished request to the core, run the hook on its page, emit its records."""
         for record in self.core.complete(request, fetch, parsed):
             if self._hook is not None and parsed is not None and record.url == fetch.url:
-                items, follows = call_hook(self._hook, record, fetch)
-                record.items.extend(items)
-                for url in follows:
-                    self.core.follow(url, record)
+                call_hook(self._hook, record, fetch, self.core.follow)
             self._emit(record)
 
     def _flush(self) -> None:
