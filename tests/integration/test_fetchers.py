@@ -28,33 +28,13 @@ from crawler.config import CrawlConfig
 from crawler.fetchers import AsyncFetcher, BlockingFetcher
 from crawler.models import CrawlRequest, FetchResult
 
+from .hostile_server import brotli_bomb, gzip_bomb
+
 KiB = 1024
 MiB = 1024 * KiB
 PAGE = b"".join(b"<p>paragraph %d of the test page</p>\n" % i for i in range(3000))
 DRIP_INTERVAL = 1.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def gzip_bomb(mebibytes: int) -> bytes:
-    """A gzip body of that many MiB of zeros, built without ever holding them.
-
-    A full flush resets the compressor, so every MiB compresses to the same bytes.
-    """
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-    block = compressor.compress(bytes(MiB)) + compressor.flush(zlib.Z_FULL_FLUSH)
-    crc = 0
-    for _ in range(mebibytes):
-        crc = zlib.crc32(bytes(MiB), crc)
-    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # RFC 1952 §2.3, no name, no mtime
-    trailer = struct.pack("<II", crc, (mebibytes * MiB) & 0xFFFFFFFF)
-    return header + block * mebibytes + compressor.flush() + trailer
-
-
-def brotli_bomb(mebibytes: int) -> bytes:
-    """A br body of that many MiB of zeros, compressed one MiB at a time."""
-    compressor = brotli.Compressor(quality=1)
-    parts = [compressor.process(bytes(MiB)) for _ in range(mebibytes)]
-    return b"".join(parts) + compressor.finish()
 
 
 def encoded(body: bytes, coding: str, **headers: str) -> web.Response:
