@@ -13,7 +13,6 @@ import gzip
 import json
 import socket
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
@@ -28,7 +27,7 @@ from crawler.config import CrawlConfig
 from crawler.fetchers import AsyncFetcher, BlockingFetcher
 from crawler.models import CrawlRequest, FetchResult
 
-from .hostile_server import brotli_bomb, gzip_bomb
+from .hostile_server import ServerThread, brotli_bomb, gzip_bomb
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -132,25 +131,6 @@ class Servers:
     refused: str
 
 
-class ServerThread:
-    """An event loop in a daemon thread running the aiohttp app and the raw server."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Awaitable[Any]) -> Any:
-        """Run a coroutine on the server loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
-
-    def stop(self) -> None:
-        """Stop the loop and join the thread."""
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
-
-
 def free_port() -> int:
     """A port nobody listens on (bound, then released)."""
     with socket.socket() as sock:
@@ -163,21 +143,17 @@ def servers() -> Iterator[Servers]:
     """Start both servers once for the module."""
     bombs = {"gzip": gzip_bomb(1024), "br": brotli_bomb(1024)}
     thread = ServerThread()
-    runner = web.AppRunner(make_app(bombs), shutdown_timeout=0.5, handle_signals=False)
-    thread.run(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    thread.run(site.start())
-    raw = thread.run(asyncio.start_server(raw_handler, "127.0.0.1", 0))
-    http_port = runner.addresses[0][1]
-    raw_port = raw.sockets[0].getsockname()[1]
-    yield Servers(
-        f"http://127.0.0.1:{http_port}",
-        f"http://127.0.0.1:{raw_port}",
-        f"http://127.0.0.1:{free_port()}",
-    )
-    raw.close()
-    thread.run(runner.cleanup())
-    thread.stop()
+    http_port = thread.serve_app(make_app(bombs))
+    raw_port = thread.serve_raw(raw_handler)
+    try:
+        yield Servers(
+            f"http://127.0.0.1:{http_port}",
+            f"http://127.0.0.1:{raw_port}",
+            f"http://127.0.0.1:{free_port()}",
+        )
+    finally:
+        # Closing on the server's own loop: asyncio servers are not thread-safe.
+        thread.stop()
 
 
 Fetch = Callable[..., Awaitable[list[FetchResult]]]
