@@ -9,18 +9,43 @@ Library use::
             print(page.status, page.url, page.title)
 
     pages = crawler.crawl("https://example.org/", max_pages=50)   # blocking
+
+Public names load on first use (PEP 562): a parse-pool worker that needs only
+``crawler.parsing`` then starts without importing aiohttp, bs4 and the rest.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .api import Crawler, crawl  # noqa: E402
-from .config import ConfigError, CrawlConfig, load_config  # noqa: E402
-from .core import CrawlCore, CrawlStats  # noqa: E402
-from .frontier import FrontierStore, MemoryFrontier  # noqa: E402
-from .hooks import Follow, PageHook  # noqa: E402
-from .models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult  # noqa: E402
-from .sinks import JsonLinesSink, NullSink, Sink, StdoutSink  # noqa: E402
-from .state import SqliteFrontier, StateError  # noqa: E402
+# Each public name and the module that defines it.
+_EXPORTS = {
+    "ConfigError": "config",
+    "CrawlConfig": "config",
+    "CrawlCore": "core",
+    "CrawlRequest": "models",
+    "CrawlStats": "core",
+    "Crawler": "api",
+    "ErrorInfo": "models",
+    "FetchResult": "models",
+    "Follow": "hooks",
+    "FrontierStore": "frontier",
+    "JsonLinesSink": "sinks",
+    "MemoryFrontier": "frontier",
+    "NullSink": "sinks",
+    "PageHook": "hooks",
+    "PageRecord": "models",
+    "ParseResult": "models",
+    "Sink": "sinks",
+    "SqliteFrontier": "state",
+    "StateError": "state",
+    "StdoutSink": "sinks",
+    "crawl": "api",
+    "load_config": "config",
+}
 
 __all__ = [
     "ConfigError",
@@ -47,3 +72,28 @@ __all__ = [
     "crawl",
     "load_config",
 ]
+
+if TYPE_CHECKING:
+    from .api import Crawler, crawl
+    from .config import ConfigError, CrawlConfig, load_config
+    from .core import CrawlCore, CrawlStats
+    from .frontier import FrontierStore, MemoryFrontier
+    from .hooks import Follow, PageHook
+    from .models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
+    from .sinks import JsonLinesSink, NullSink, Sink, StdoutSink
+    from .state import SqliteFrontier, StateError
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module when it is first asked for."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the public names with the module's own attributes."""
+    return sorted({*globals(), *_EXPORTS})

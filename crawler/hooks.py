@@ -5,12 +5,13 @@ from __future__ import annotations
 import inspect
 import logging
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable, Union
-
-from bs4 import BeautifulSoup
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Union
 
 from .models import FetchResult, PageRecord
 from .parsing import make_soup
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup  # imported by make_soup only when a hook runs
 
 logger = logging.getLogger("crawler")
 
@@ -23,7 +24,7 @@ class Follow:
 
 
 HookResult = Union[Iterable[Any], None]
-PageHook = Callable[[PageRecord, BeautifulSoup], Union[HookResult, Awaitable[HookResult]]]
+PageHook = Callable[[PageRecord, "BeautifulSoup"], Union[HookResult, Awaitable[HookResult]]]
 
 
 # How a hook's Follow(url) reaches the crawl: CrawlCore.follow.

@@ -13,13 +13,15 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import charset_normalizer
-from bs4 import BeautifulSoup
 from lxml import etree
 
 from .models import ParseResult
 from .urls import normalize_link, normalize_url
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 # WHATWG HTML 13.2.3.2 checks only UTF-8 and UTF-16 byte order marks.
 _BOMS = (
@@ -101,6 +103,8 @@ def make_soup(body: bytes, url: str, encoding_hint: str | None = None) -> Beauti
 
     ``url`` is unused; it keeps the signature parallel to :func:`parse_page`.
     """
+    from bs4 import BeautifulSoup  # here: pool workers, which never build soups, skip its import
+
     text, encoding = decode_html(body, encoding_hint)
     soup = BeautifulSoup(text, "lxml")
     soup.original_encoding = encoding  # bs4 sets this only when it decodes bytes itself
@@ -142,6 +146,8 @@ def _sniff(body: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    import charset_normalizer  # here: most pages declare or are UTF-8, so most processes skip it
+
     guess = charset_normalizer.from_bytes(sample).best()
     return (guess and _web_codec(guess.encoding)) or "utf-8"
 

@@ -110,6 +110,9 @@ class AsyncRunner:
         """
         # forkserver: forking a process that runs threads (aiohttp's resolver) is unsafe.
         context = multiprocessing.get_context("forkserver")
+        # The server imports these once and forks every worker from itself: a worker then
+        # starts without spending CPU on importing the parser.
+        context.set_forkserver_preload(["__main__", parse_pages.__module__])
         workers = self.config.effective_parse_workers
         self._pool = ProcessPoolExecutor(workers, mp_context=context)
         list(self._pool.map(parse_pages, [[]] * workers))  # one task per worker makes all of them start

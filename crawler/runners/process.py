@@ -82,7 +82,7 @@ class ProcessRunner(PoolRunner):
         the server late, closer to the next one than the politeness delay allows.
         """
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
+        context.set_forkserver_preload(["__main__", __name__])
         workers = self.config.workers
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                    initargs=(self.config, self._hook is not None, context.Barrier(workers),
