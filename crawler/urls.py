@@ -20,6 +20,14 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # WHATWG URL parsing removes leading and trailing C0 controls and spaces.
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+# An http(s) URL with "//", and the character that starts its authority (if any).
+_HTTP_AUTHORITY = re.compile(r"https?://(.?)", re.IGNORECASE)
+# RFC 3986 3.1: a scheme, as urlsplit recognises one.
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+# Characters that cannot start a plain relative path or a host: what WHATWG strips or
+# rewrites (controls, space, "\\"), delimiters, and the end of the string.
+_NOT_A_PATH_START = frozenset(map(chr, range(0x21))) | {"", "/", "\\", "?", "#", "\x7f"}
 
 # RFC 3986 2.3: unreserved characters, whose escapes are decoded (6.2.2.2).
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -85,14 +93,29 @@ def normalize_link(href: str, base: str) -> str | None:
     """normalize_url for an href found on a page at canonical URL base, memoised.
 
     Sites repeat the same links (navigation, footers) on every page, so the
-    answer is cached under the smallest part of base it can depend on.
+    answer is cached under the smallest part of base it can depend on: nothing
+    for an absolute URL, the origin for "/path", the directory for "path".
     """
-    if href[:8].lower().startswith(("http://", "https://")):
-        return _normalize_cached(href, None)
-    if href.startswith("/") and not href.startswith("//"):
+    if _TAB_OR_NEWLINE.search(href):  # WHATWG deletes these anywhere, which can change the href's kind
+        return _normalize_cached(href, base)
+    authority = _HTTP_AUTHORITY.match(href)
+    if authority and authority.group(1) not in _NOT_A_PATH_START:
+        return _normalize_cached(href, None)  # an authority of its own: the base plays no part
+    first = href[:1]
+    if first == "/" and href[1:2] not in ("/", "\\"):
         scheme, netloc, _ = split_canonical(base)
         return _normalize_cached(href, f"{scheme}://{netloc}")
-    return _normalize_cached(href, base)
+    if first in _NOT_A_PATH_START:
+        return _normalize_cached(href, base)
+    scheme_match = _SCHEME.match(href)
+    if scheme_match:
+        # mailto:, javascript: ... are absolute; "http:x" alone reads as relative (RFC 3986 5.2.2).
+        same_scheme = scheme_match.group(1).lower() in DEFAULT_PORTS
+        return _normalize_cached(href, base if same_scheme else None)
+    # A relative path is merged with the base path up to its last "/" (RFC 3986 5.2.3):
+    # the base's last segment and query cannot change the answer.
+    directory = base.partition("?")[0].rpartition("/")[0] + "/"
+    return _normalize_cached(href, directory)
 
 
 @functools.lru_cache(maxsize=32768)

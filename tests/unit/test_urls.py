@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.urls import is_http_url, normalize_url, url_host
+from crawler.urls import is_http_url, normalize_link, normalize_url, url_host
 
 
 def _cases(*rows: tuple[str, str | None]) -> list:
@@ -236,3 +236,31 @@ def test_property_host_key_never_raises(url: str) -> None:
     host = url_host(url)
     assert host == host.lower()
     assert is_http_url(url) is bool(host)
+
+
+page_urls = st.sampled_from([
+    "http://a/b/c?q", "http://a/b/c/", "https://x.test:8443/", "http://a/", "http://a/b/c/d;p?q=1",
+])
+hrefs = st.one_of(
+    any_url,
+    st.builds(lambda prefix, rest: prefix + "".join(rest),
+              st.sampled_from(["", "./", "../", "/", "?", "#", "mailto:", "javascript:", "Http:", " ", "\t"]),
+              st.lists(_URL_CHARS, max_size=20)),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(href=hrefs, base=page_urls)
+def test_property_memoised_links_match_normalize_url(href: str, base: str) -> None:
+    """normalize_link caches under part of the base: the answer must not change."""
+    assert normalize_link(href, base) == normalize_url(href, base)
+
+
+@pytest.mark.parametrize("href", [
+    "c/d", "../x", "./y?z", "g;x", "mailto:m@a", "javascript:void(0)", "http:g", "//h/p", "?q=2", "#f",
+    "", " ?s", "\tg", "\\g", "/p/../q", "/\n/", "/\\x", "http\t:", "HTTP://", "http:///x",
+])
+def test_memoised_links_against_pages_of_one_directory(href: str) -> None:
+    """Pages of one directory share cached answers; those must still be right for each page."""
+    for base in ("http://a/b/c?q", "http://a/b/d", "http://a/b/"):
+        assert normalize_link(href, base) == normalize_url(href, base), base
