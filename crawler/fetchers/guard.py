@@ -86,8 +86,10 @@ class AddressGuard:
     def check_url(self, url: str) -> ErrorInfo | None:
         """A blocked_address error for a URL naming a non-public address literally, else None."""
         host = urlsplit(url).hostname or ""
+        if not self.guards(host):  # first: most crawls guard nothing, and parsing addresses costs
+            return None
         address = literal_address(host)
-        if address is None or is_public_address(address) or not self.guards(host):
+        if address is None or is_public_address(address):
             return None
         return ErrorInfo(BLOCKED_ADDRESS, _refusal(host, address))
 
