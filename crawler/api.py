@@ -55,8 +55,8 @@ class Crawler:
                 # A durable store saves records (and writes its output file) before the sink
                 # sees them, so a crash loses no record it cannot write again.
                 core.store.commit(batch)
+                await _write(self.sink, batch)
                 for record in batch:
-                    await self.sink.write(record)
                     yield record
             task.result()  # surface a driver failure instead of ending quietly
         finally:
@@ -72,6 +72,16 @@ class Crawler:
     def statistics(self) -> CrawlStats:
         """A snapshot of the running (or last) crawl's counters."""
         return self._core.statistics() if self._core else CrawlStats()
+
+
+async def _write(sink: Sink, records: list[PageRecord]) -> None:
+    """Hand records to the sink: as one batch when it takes batches (see Sink)."""
+    write_many = getattr(sink, "write_many", None)
+    if write_many is not None:
+        await write_many(records)
+    else:
+        for record in records:
+            await sink.write(record)
 
 
 async def _batches(queue: asyncio.Queue[Any]) -> AsyncIterator[list[PageRecord]]:

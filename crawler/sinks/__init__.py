@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
 import aiofiles
+from aiofiles.threadpool.text import AsyncTextIOWrapper
 
 from ..models import PageRecord
 
 
 class Sink(Protocol):
-    """An async destination for records; each write stores one whole record."""
+    """An async destination for records; each write stores one whole record.
+
+    A sink may also define ``async write_many(records)``: the crawler then hands it
+    each batch of records that arrived together, to store in one go.
+    """
 
     async def write(self, record: PageRecord) -> None:
         """Store one record."""
@@ -32,21 +38,28 @@ class JsonLinesSink:
 
     def __init__(self, path: str | Path, *, append: bool = False) -> None:
         self.path = Path(path)
-        self._mode = "a" if append else "w"
-        self._file = None
+        self._mode: Literal["a", "w"] = "a" if append else "w"
+        self._file: AsyncTextIOWrapper | None = None
 
     async def write(self, record: PageRecord) -> None:
         """Write one record as one line, flushed so a crash leaves whole lines behind."""
-        if self._file is None:
-            self._file = await aiofiles.open(self.path, self._mode, encoding="utf-8")
-        await self._file.write(encode_record(record))
-        await self._file.flush()
+        await self.write_many((record,))
+
+    async def write_many(self, records: Sequence[PageRecord]) -> None:
+        """Write records as lines with one write and one flush (each a trip to aiofiles' thread)."""
+        file = await self._open()
+        await file.write("".join(map(encode_record, records)))
+        await file.flush()
 
     async def close(self) -> None:
         """Close the file (creating it empty if nothing was written)."""
+        await (await self._open()).close()
+
+    async def _open(self) -> AsyncTextIOWrapper:
+        """The output file, opened on first use."""
         if self._file is None:
             self._file = await aiofiles.open(self.path, self._mode, encoding="utf-8")
-        await self._file.close()
+        return self._file
 
 
 class StdoutSink:
@@ -54,7 +67,11 @@ class StdoutSink:
 
     async def write(self, record: PageRecord) -> None:
         """Write one record as one line and flush it."""
-        sys.stdout.write(encode_record(record))
+        await self.write_many((record,))
+
+    async def write_many(self, records: Sequence[PageRecord]) -> None:
+        """Write records as lines and flush them."""
+        sys.stdout.write("".join(map(encode_record, records)))
         sys.stdout.flush()
 
     async def close(self) -> None:
@@ -67,6 +84,9 @@ class NullSink:
 
     async def write(self, record: PageRecord) -> None:
         """Drop the record."""
+
+    async def write_many(self, records: Sequence[PageRecord]) -> None:
+        """Drop the records."""
 
     async def close(self) -> None:
         """Nothing to close."""
