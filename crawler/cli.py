@@ -11,20 +11,22 @@ import dataclasses
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .api import Crawler
-from .compare import MODE_ORDER, CompareError, CompareOptions, mode_list, run_compare
 from .config import MODES, ConfigError, CrawlConfig, load_config
-from .display import show_progress, stderr, summary_table
-from .sinks import open_sink
-from .state import SqliteFrontier, StateError
+from .state import StateError
 from .urls import normalize_url
 
+# The crawl machinery (aiohttp, rich, the drivers) loads in the command that needs it,
+# so that --help and a mistake on the command line answer at once.
 if TYPE_CHECKING:
+    from .api import Crawler
+    from .compare import CompareOptions
     from .demo import DemoSpec
+    from .state import SqliteFrontier
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -37,6 +39,10 @@ DEMO_WIDTH = 64
 
 class UsageError(Exception):
     """A mistake on the command line, reported in one line."""
+
+
+class CommandFailed(Exception):
+    """A command that could not do its job (a measured run failed), reported in one line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = commands.add_parser("compare", help="run the same crawl in each mode and compare them")
     compare.add_argument("url", nargs="?", metavar="URL", help="the seed URL (or --demo)")
-    compare.add_argument("--modes", default=",".join(MODE_ORDER), metavar="LIST",
-                         help=f"modes to compare (default {','.join(MODE_ORDER)})")
+    compare.add_argument("--modes", default=",".join(MODES), metavar="LIST",
+                         help=f"modes to compare (default {','.join(MODES)})")
     compare.add_argument("--sweep", metavar="N,N,...", help="throughput at each workers/concurrency value")
     compare.add_argument("--demo", action="store_true", help="compare on the bundled demo site, offline")
     _add_compare_options(compare, "compare-report")
@@ -127,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_crawl_options(compare, one_mode=False)
 
     demo = commands.add_parser("demo", help="compare the four modes on the bundled demo site, offline")
-    demo.add_argument("--modes", default=",".join(MODE_ORDER), metavar="LIST",
-                      help=f"modes to compare (default {','.join(MODE_ORDER)})")
+    demo.add_argument("--modes", default=",".join(MODES), metavar="LIST",
+                      help=f"modes to compare (default {','.join(MODES)})")
     _add_compare_options(demo, "compare-report")
     _add_site_shape(demo, "--pages", DEMO_PAGES)
     _add_crawl_options(demo)
@@ -178,6 +184,10 @@ def read_seeds(urls: Sequence[str], seeds_file: str | None) -> list[str]:
 async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str | None,
                              quiet: bool, store: SqliteFrontier | None = None) -> int:
     """Run a crawl with a live progress line and a summary; handle Ctrl-C gracefully."""
+    from .api import Crawler
+    from .display import show_progress, stderr, summary_table
+    from .sinks import open_sink
+
     crawler = Crawler(config, sink=open_sink(output), store=store)
     interrupted = _install_interrupt(crawler)
     started = time.monotonic()
@@ -229,6 +239,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 
 def _crawl_with_state(args: argparse.Namespace, config: CrawlConfig, seeds: list[str]) -> int:
     """crawl --state DIR: continue the crawl saved in DIR (repairing the output), or start it there."""
+    from .state import SqliteFrontier
+
     with SqliteFrontier(args.state, fresh=args.fresh) as store:
         info = store.begin(seeds, config)
         to_file = args.output not in (None, "-")
@@ -250,6 +262,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             raise UsageError("-o needs --mode: a comparison writes a report (--report DIR), not records")
         return _compare(args, None, {"workers": DEMO_WIDTH, "concurrency": DEMO_WIDTH})
     from .demo import DemoSite
+    from .display import stderr
 
     config = config_from_args(args)
     spec = _demo_spec(args)
@@ -274,22 +287,29 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace, url: str | None, defaults: dict[str, int]) -> int:
     """Run a comparison on url, or on a demo site started in a child process when url is None."""
+    from .compare import CompareError, run_compare
     from .demo import DemoSiteProcess
+    from .display import stderr
 
     spec = _demo_spec(args) if url is None else None
     options = _compare_options(args, url or "", defaults, spec)
-    if spec is None:
-        return run_compare(options, Path(args.report), args.quiet)
-    with DemoSiteProcess(spec) as site:
-        if not args.quiet:
-            stderr.print(f"demo site: {spec.pages:,} pages, {spec.latency_ms:g} ms latency, at {site.url} "
-                         "(in its own process)")
-        return run_compare(dataclasses.replace(options, url=site.url), Path(args.report), args.quiet)
+    try:
+        if spec is None:
+            return run_compare(options, Path(args.report), args.quiet)
+        with DemoSiteProcess(spec) as site:
+            if not args.quiet:
+                stderr.print(f"demo site: {spec.pages:,} pages, {spec.latency_ms:g} ms latency, "
+                             f"at {site.url} (in its own process)")
+            return run_compare(dataclasses.replace(options, url=site.url), Path(args.report), args.quiet)
+    except CompareError as exc:
+        raise CommandFailed(str(exc)) from None
 
 
 def _compare_options(args: argparse.Namespace, url: str, defaults: dict[str, int],
                      spec: DemoSpec | None) -> CompareOptions:
     """The comparison the flags ask for."""
+    from .compare import CompareOptions, mode_list
+
     config = config_from_args(args, defaults)
     sweep = _int_list(args.sweep, "--sweep") if getattr(args, "sweep", None) else ()
     if args.repeat < 1:
@@ -364,6 +384,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except (OSError, CompareError) as exc:
+    except (OSError, CommandFailed) as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
         return 1

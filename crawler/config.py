@@ -17,7 +17,8 @@ from typing import Any, Mapping
 from . import __version__
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
-MODES = ("async", "sync", "threaded", "process")
+# The drivers, in the order a comparison shows them: blocking first, async (the default) last.
+MODES = ("sync", "threaded", "process", "async")
 
 
 class ConfigError(ValueError):

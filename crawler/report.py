@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from .config import MODES
+
 if TYPE_CHECKING:
     from .compare import CompareOptions, PageSetCheck, RunResult
 
@@ -47,7 +49,7 @@ Report = Mapping[str, Any]
 Summary = Mapping[str, Any]
 
 # The order modes run in, and appear in every table.
-MODE_ORDER = ("sync", "threaded", "process", "async")
+MODE_ORDER = MODES
 TITLE = "crawler compare: the same crawl, mode by mode"
 # (heading, figure, format) of each table column after the mode.
 _COLUMNS = (
