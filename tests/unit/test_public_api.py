@@ -4,6 +4,8 @@ import inspect
 import subprocess
 import sys
 
+import pytest
+
 import crawler
 
 
@@ -14,9 +16,10 @@ def test_all_is_sorted_and_importable() -> None:
     assert set(crawler.__all__) == {*crawler._EXPORTS, "__version__"}  # every lazy name is listed
 
 
-def test_parse_workers_import_only_what_parsing_needs() -> None:
-    """A parse-pool worker imports crawler.parsing: that must not pull in aiohttp or bs4."""
-    code = "import sys, crawler.parsing; print(sorted({'aiohttp', 'bs4'} & set(sys.modules)))"
+@pytest.mark.parametrize("module", ["crawler.parsing", "crawler.cli"])
+def test_light_entry_points_leave_heavy_libraries_unloaded(module: str) -> None:
+    """Parse-pool workers (crawler.parsing) and `crawler --help` (crawler.cli) start fast."""
+    code = f"import sys, {module}; print(sorted({{'aiohttp', 'bs4', 'rich'}} & set(sys.modules)))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "[]"
 
