@@ -10,6 +10,7 @@ tiny pages parse inline, where that is cheaper than any round trip.
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -116,19 +117,24 @@ class AsyncRunner:
         workers = self.config.effective_parse_workers
         self._pool = ProcessPoolExecutor(workers, mp_context=context)
         list(self._pool.map(parse_pages, [[]] * workers))  # one task per worker makes all of them start
-        self._batcher = ParseBatcher(self._pool)
+        self._batcher = ParseBatcher(self._pool, workers)
 
 
 class ParseBatcher:
-    """Sends pages to the parse pool a few at a time: one IPC round trip per batch, not per page.
+    """Sends pages to the parse pool in batches: one IPC round trip serves many pages.
 
-    Each ``run_in_executor`` call costs the event loop ~0.3-0.45 ms of CPU whatever
-    its size, about what parsing a 50 KB page inline costs; batching spreads that
-    cost over up to ``max_batch`` pages for at most ``max_wait`` seconds of delay.
+    Each ``run_in_executor`` call costs the event loop ~0.3-0.45 ms of CPU whatever its
+    size, about what parsing a 50 KB page inline costs. A batch leaves when it is full,
+    or ``max_wait`` after its first page while a worker is free; while every worker is
+    busy, pages gather and leave together as soon as one frees up. So batches grow with
+    the load, where each trip saved matters most, and a light crawl waits at most
+    ``max_wait``.
     """
 
-    def __init__(self, pool: ProcessPoolExecutor, max_batch: int = 16, max_wait: float = 0.002) -> None:
+    def __init__(self, pool: ProcessPoolExecutor, workers: int, max_batch: int = 64,
+                 max_wait: float = 0.002) -> None:
         self._pool = pool
+        self._idle = workers  # workers without a batch of ours
         self._max_batch = max_batch
         self._max_wait = max_wait
         self._jobs: list[ParseJob] = []
@@ -143,21 +149,34 @@ class ParseBatcher:
         self._futures.append(future)
         if len(self._jobs) >= self._max_batch:
             self._flush()
-        elif self._timer is None:
+        elif self._timer is None and self._idle:
             self._timer = loop.call_later(self._max_wait, self._flush)
         return await future
 
     def _flush(self) -> None:
-        """Send the waiting pages as one task; hand each result to its page's future."""
+        """Send waiting pages, a batch per idle worker; hand each result to its page's future."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        jobs, futures = self._jobs, self._futures
-        self._jobs, self._futures = [], []
-        if not jobs:
-            return
-        batch = asyncio.get_running_loop().run_in_executor(self._pool, parse_pages, jobs)
-        batch.add_done_callback(lambda done: _settle(futures, done))
+        while self._jobs and self._idle:
+            jobs, futures = self._jobs[: self._max_batch], self._futures[: self._max_batch]
+            del self._jobs[: self._max_batch], self._futures[: self._max_batch]
+            try:
+                batch = asyncio.get_running_loop().run_in_executor(self._pool, parse_pages, jobs)
+            except BrokenProcessPool as exc:  # raised by submit once a worker has died
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            self._idle -= 1
+            batch.add_done_callback(functools.partial(self._batch_done, futures))
+
+    def _batch_done(self, futures: list[asyncio.Future[ParseResult]],
+                    batch: asyncio.Future[list[ParseResult]]) -> None:
+        """Settle a batch's pages, then send what gathered while it ran."""
+        self._idle += 1
+        _settle(futures, batch)
+        self._flush()
 
 
 def _settle(futures: list[asyncio.Future[ParseResult]], batch: asyncio.Future[list[ParseResult]]) -> None:

@@ -1,0 +1,65 @@
+"""The parse batcher against a real process pool: every page gets its own result, batches grow under load."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import pytest
+
+from crawler.parsing import parse_pages
+from crawler.runners.aio import ParseBatcher
+
+
+class CountingPool(ProcessPoolExecutor):
+    """A process pool that counts the tasks submitted to it."""
+
+    submitted = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.fixture
+def pool() -> Iterator[CountingPool]:
+    """One forkserver worker, started before the test."""
+    executor = CountingPool(1, mp_context=multiprocessing.get_context("forkserver"))
+    executor.submit(parse_pages, []).result()
+    executor.submitted = 0
+    yield executor
+    executor.shutdown(cancel_futures=True)
+
+
+def page(n: int) -> bytes:
+    return f"<title>page {n}</title><a href='/p/{n}'>next</a>".encode()
+
+
+async def test_every_page_gets_its_own_result_and_batches_grow_under_load(pool: CountingPool) -> None:
+    batcher = ParseBatcher(pool, workers=1, max_batch=8)
+    results = await asyncio.gather(*(batcher.parse(page(n), "http://a.test/", "utf-8") for n in range(40)))
+    assert [r.title for r in results] == [f"page {n}" for n in range(40)]
+    assert results[7].links == ("http://a.test/p/7",)
+    assert 5 <= pool.submitted < 40  # batches of up to 8, never one trip per page
+
+
+async def test_a_lone_page_is_sent_without_waiting_for_company(pool: CountingPool) -> None:
+    batcher = ParseBatcher(pool, workers=1, max_wait=0.002)
+    result = await asyncio.wait_for(batcher.parse(page(1), "http://a.test/", None), timeout=10)
+    assert result.title == "page 1" and pool.submitted == 1
+
+
+async def test_a_dead_worker_fails_the_pages_instead_of_hanging(pool: CountingPool) -> None:
+    batcher = ParseBatcher(pool, workers=1)
+    for process in list(pool._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)
+    with pytest.raises(BrokenProcessPool):
+        await asyncio.wait_for(batcher.parse(page(1), "http://a.test/", None), timeout=10)
+    with pytest.raises(BrokenProcessPool):  # the pool is broken now: submit itself refuses
+        await asyncio.wait_for(batcher.parse(page(2), "http://a.test/", None), timeout=10)
