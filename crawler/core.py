@@ -11,6 +11,10 @@ core what to fetch next and tell it what came back::
         for record in core.complete(request, fetch, parsed):
             write(record)
 
+A driver that parses while other fetches run (async) splits ``complete`` in two:
+``release`` as soon as the response is read, so the host's slot is free while the
+page waits for its parse, then ``settle`` with the parse.
+
 The core owns the frontier alone, so it needs no locks and every driver crawls
 the same pages for the same site.
 """
@@ -325,20 +329,30 @@ class CrawlCore:
     def complete(self, request: CrawlRequest, fetch: FetchResult,
                  parsed: ParseResult | None = None) -> list[PageRecord]:
         """Take a finished fetch (and its parse); return the records it produced."""
-        now = self._clock()
+        self.release(request, fetch)
+        return self.settle(request, fetch, parsed)
+
+    def release(self, request: CrawlRequest, fetch: FetchResult) -> None:
+        """Free the host's slot: the exchange is over, though the request is not settled yet."""
         state = self._host(request.url)
         state.active -= 1
-        self._in_flight -= 1
         if state.delay:
             # The delay runs from when the request really left, which a busy driver may
             # have sent later than it was handed out.
-            state.next_start = max(state.next_start, now - fetch.elapsed_ms / 1000 + state.delay)
+            sent = self._clock() - fetch.elapsed_ms / 1000
+            state.next_start = max(state.next_start, sent + state.delay)
+
+    def settle(self, request: CrawlRequest, fetch: FetchResult,
+               parsed: ParseResult | None = None) -> list[PageRecord]:
+        """Take a released request's fetch and parse; return the records it produced."""
+        now = self._clock()
+        self._in_flight -= 1
         records, self._outbox = self._outbox, []
         if request.kind == "robots":
             self._complete_robots(request, fetch, now)
             return records
         if self._should_retry(request, fetch):
-            self._schedule_retry(request, fetch, state, now)
+            self._schedule_retry(request, fetch, self._host(request.url), now)
             return records
         if fetch.status in REDIRECT_STATUSES and fetch.error is None:
             record = self._redirect(request, fetch)
@@ -470,7 +484,7 @@ class CrawlCore:
             rules = rules_from_response(404, b"")
         if rules is None:
             if request.retries < self.config.retries and not self.halted:
-                self._schedule_retry(request, fetch, state, now)
+                self._schedule_retry(request, fetch, self._host(request.url), now)
                 return
             rules = DISALLOW_ALL  # RFC 9309: unreachable robots.txt means disallow all
         state.rules = rules

@@ -1,7 +1,8 @@
 """The asyncio driver: aiohttp fetches, many in flight on one event loop.
 
 One dispatcher asks the core for ready requests and starts a task for each, up
-to ``concurrency`` at once; a completion wakes it. Pages of
+to ``concurrency`` fetching at once; the end of a fetch wakes it. A fetched page
+waiting for its parse holds no fetch slot (the core releases its host first). Pages of
 ``parse_offload_bytes`` or more are parsed in a process pool through
 ``loop.run_in_executor``, batched so that one round trip serves several pages;
 tiny pages parse inline, where that is cheaper than any round trip.
@@ -37,6 +38,7 @@ class AsyncRunner:
         self._emit = emit
         self._hook = hook
         self._wake = asyncio.Event()
+        self._fetching = 0
         self._pool: ProcessPoolExecutor | None = None
         self._batcher: ParseBatcher | None = None  # set once the pool's workers are up
 
@@ -65,7 +67,8 @@ class AsyncRunner:
                 if self.core.halted:
                     await _finish_within(tasks, STOP_GRACE_SECONDS)
                     break
-                while len(tasks) < self.config.concurrency and (request := self.core.next_request()):
+                while self._may_start(len(tasks)) and (request := self.core.next_request()):
+                    self._fetching += 1
                     task = asyncio.create_task(self._handle(fetcher, request))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
@@ -82,12 +85,27 @@ class AsyncRunner:
         finally:
             await _finish_within(tasks, 0)
 
+    def _may_start(self, tasks: int) -> bool:
+        """True while a fetch slot is free and few enough fetched pages await their parse.
+
+        Pages waiting for the parse pool hold no fetch slot, so a busy pool does not idle
+        the connections; up to concurrency - 1 of them may wait, which bounds the bodies
+        held and keeps a crawl at -c 1 strictly one page at a time.
+        """
+        concurrency = self.config.concurrency
+        return self._fetching < concurrency and tasks < 2 * concurrency - 1
+
     async def _handle(self, fetcher: AsyncFetcher, request: CrawlRequest) -> None:
-        """Fetch, parse and complete one request; wake the dispatcher when done."""
+        """Fetch, parse and complete one request, waking the dispatcher as its slots free up."""
         try:
-            fetch = await _fetch(fetcher, request)
+            try:
+                fetch = await _fetch(fetcher, request)
+            finally:
+                self._fetching -= 1
+                self._wake.set()
+            self.core.release(request, fetch)
             parsed = await self._parse(fetch) if self.core.needs_parse(request, fetch) else None
-            for record in self.core.complete(request, fetch, parsed):
+            for record in self.core.settle(request, fetch, parsed):
                 if self._hook is not None and parsed is not None and record.url == fetch.url:
                     await run_hook(self._hook, record, fetch, self.core.follow)
                 self._emit(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -212,6 +213,23 @@ def test_per_host_limit_and_delay() -> None:
     assert core.next_request() is None and core.wait_time() == pytest.approx(2.0)
     clock.now += 2.0
     assert core.next_request() is not None
+
+
+def test_release_frees_the_host_slot_before_the_page_is_settled() -> None:
+    clock = Clock()
+    core = make_core(clock, per_host=1, delay=1.0)
+    core.add_seeds([ROOT + "a", ROOT + "b"])
+    first = core.next_request()
+    fetch, parsed = html(first.url, ROOT + "c")
+    clock.now += 0.5
+    core.release(first, dataclasses.replace(fetch, elapsed_ms=500.0))
+    assert core.next_request() is None and core.wait_time() == pytest.approx(0.5)  # sent 0.5 s ago
+    clock.now += 0.5
+    second = core.next_request()  # the slot is free though the first page awaits its parse
+    assert second is not None and second.url == ROOT + "b"
+    assert not core.finished
+    [record] = core.settle(first, fetch, parsed)
+    assert record.links == [ROOT + "c"] and core.statistics().in_flight == 1
 
 
 def test_body_too_large_is_recorded() -> None:
