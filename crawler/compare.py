@@ -36,7 +36,6 @@ from .config import MODES, CrawlConfig, config_from_mapping
 from .core import CrawlCore
 from .models import PageRecord
 from .parsing import is_html
-from .report import MODE_ORDER
 from .runners import run_blocking
 
 # How often the parent samples the memory of a running crawl.
@@ -58,7 +57,7 @@ class CompareOptions:
 
     url: str
     config: CrawlConfig
-    modes: tuple[str, ...] = MODE_ORDER
+    modes: tuple[str, ...] = MODES
     repeat: int = 1
     sweep: tuple[int, ...] = ()
     latency_ms: float | None = None  # the site's latency, when known (the demo site's)
@@ -327,8 +326,8 @@ def mode_list(text: str) -> tuple[str, ...]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in MODES]
     if unknown or not names:
-        raise ValueError(f"--modes takes a comma-separated list of {', '.join(MODE_ORDER)}, not {text!r}")
-    return tuple(mode for mode in MODE_ORDER if mode in names)
+        raise ValueError(f"--modes takes a comma-separated list of {', '.join(MODES)}, not {text!r}")
+    return tuple(mode for mode in MODES if mode in names)
 
 
 def run_compare(options: CompareOptions, report_dir: Path, quiet: bool = False) -> int:

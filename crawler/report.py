@@ -48,8 +48,6 @@ if TYPE_CHECKING:
 Report = Mapping[str, Any]
 Summary = Mapping[str, Any]
 
-# The order modes run in, and appear in every table.
-MODE_ORDER = MODES
 TITLE = "crawler compare: the same crawl, mode by mode"
 # (heading, figure, format) of each table column after the mode.
 _COLUMNS = (
@@ -148,7 +146,7 @@ def site_latency_s(options: CompareOptions, modes: Mapping[str, Any]) -> float |
 
 def iter_modes(report: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """The report's per-mode summaries in the canonical order."""
-    for mode in MODE_ORDER:
+    for mode in MODES:  # the order modes run in, and appear in every table
         if mode in report["modes"]:
             yield mode, report["modes"][mode]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,12 @@ from crawler.demo import expected_urls
 from crawler.models import PageRecord
 
 from ..conftest import SMALL_SITE
+from ..unit.test_stores import record
 
 
 def _record(n: int) -> PageRecord:
-    return PageRecord(url=f"http://a.test/{n}", requested_url=f"http://a.test/{n}", status=200,
-                      depth=0, referrer=None, content_type="text/html", size=1, title=f"é {n}",
-                      links=[], redirects=[], retries=0, elapsed_ms=1.0, fetched_at="t", error=None)
+    """A record whose title needs UTF-8."""
+    return dataclasses.replace(record(f"http://a.test/{n}"), title=f"é {n}")
 
 
 async def test_json_lines_sink_writes_batches_and_single_records_in_order(tmp_path: Path) -> None:
