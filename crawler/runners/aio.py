@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import multiprocessing
+import signal
+import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable
 
 from ..core import CrawlCore
 from ..fetchers import AsyncFetcher
@@ -46,7 +48,10 @@ class AsyncRunner:
         """Crawl until the core is finished or halted."""
         warm_up = None
         if self.config.effective_parse_workers:
-            warm_up = asyncio.create_task(asyncio.to_thread(self._start_pool))
+            if threading.active_count() == 1:
+                self._fork_pool()  # before the fetcher's resolver starts any thread
+            else:
+                warm_up = asyncio.create_task(asyncio.to_thread(self._start_pool))
         try:
             async with AsyncFetcher(self.config, connector_limit=self.config.concurrency,
                                     trusted_hosts=self.core.scope.hosts) as fetcher:
@@ -121,19 +126,31 @@ class AsyncRunner:
                 self._batcher = None  # a worker died (killed, out of memory): parse inline from now on
         return parse_page(fetch.body, fetch.url, fetch.charset)
 
-    def _start_pool(self) -> None:
-        """Start the parse pool and all its workers (in a thread); pages parse inline meanwhile.
+    def _fork_pool(self) -> None:
+        """Start the parse pool by forking this process, which has no other thread yet.
 
-        Starting interpreters takes about a second of CPU: waiting for it would
-        make short crawls slower than parsing inline.
+        Forked workers already hold the parser, so they are ready in milliseconds
+        (a forkserver takes a quarter of a second idle, a second on a busy machine).
         """
-        # forkserver: forking a process that runs threads (aiohttp's resolver) is unsafe.
+        workers = self.config.effective_parse_workers
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_quiet_worker)
+        self._pool.submit(parse_pages, [])  # forks every worker now, before any thread exists
+        self._batcher = ParseBatcher(self._pool, workers)
+
+    def _start_pool(self) -> None:
+        """Start the parse pool from a forkserver (in a thread); pages parse inline meanwhile.
+
+        This process runs threads, which fork() does not copy: a lock one of them held
+        would stay locked in the workers for ever. Starting interpreters takes up to a
+        second of CPU: waiting for it would make short crawls slower than parsing inline.
+        """
         context = multiprocessing.get_context("forkserver")
         # The server imports these once and forks every worker from itself: a worker then
         # starts without spending CPU on importing the parser.
         context.set_forkserver_preload(["__main__", parse_pages.__module__])
         workers = self.config.effective_parse_workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=context)
+        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker)
         list(self._pool.map(parse_pages, [[]] * workers))  # one task per worker makes all of them start
         self._batcher = ParseBatcher(self._pool, workers)
 
@@ -209,6 +226,17 @@ def _settle(futures: list[asyncio.Future[ParseResult]], batch: asyncio.Future[li
             future.set_exception(error)
         else:
             future.set_result(batch.result()[index])
+
+
+def _quiet_worker() -> None:
+    """Leave Ctrl-C to the crawl: a parse worker ignores SIGINT and wakes no parent loop.
+
+    A terminal sends SIGINT to every process of the group; the crawl stops gracefully
+    and then shuts the pool down. A forked worker also inherits the event loop's
+    signal wake-up socket, through which its signals would reach the parent.
+    """
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 async def _fetch(fetcher: AsyncFetcher, request: CrawlRequest) -> FetchResult:

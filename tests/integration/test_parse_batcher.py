@@ -1,4 +1,4 @@
-"""The parse batcher against a real process pool: every page gets its own result, batches grow under load."""
+"""The parse pool and its batcher, for real: every page gets its own result, batches grow under load."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from crawler.config import CrawlConfig
+from crawler.core import CrawlCore
 from crawler.parsing import parse_pages
-from crawler.runners.aio import ParseBatcher
+from crawler.runners.aio import AsyncRunner, ParseBatcher
 
 
 class CountingPool(ProcessPoolExecutor):
@@ -63,3 +65,19 @@ async def test_a_dead_worker_fails_the_pages_instead_of_hanging(pool: CountingPo
         await asyncio.wait_for(batcher.parse(page(1), "http://a.test/", None), timeout=10)
     with pytest.raises(BrokenProcessPool):  # the pool is broken now: submit itself refuses
         await asyncio.wait_for(batcher.parse(page(2), "http://a.test/", None), timeout=10)
+
+
+@pytest.mark.parametrize("start, method", [("_fork_pool", "fork"), ("_start_pool", "forkserver")])
+async def test_both_pool_starts_parse_and_leave_ctrl_c_to_the_crawl(start: str, method: str) -> None:
+    # fork when the process has no other thread (fast), a forkserver otherwise (safe).
+    runner = AsyncRunner(CrawlCore(CrawlConfig(parse_workers=1)), emit=lambda record: None)
+    getattr(runner, start)()
+    assert runner._pool is not None and runner._batcher is not None
+    try:
+        assert runner._pool._mp_context.get_start_method() == method  # type: ignore[attr-defined]
+        result = await asyncio.wait_for(runner._batcher.parse(page(3), "http://a.test/", None), timeout=10)
+        assert result.links == ("http://a.test/p/3",)
+        # A terminal's Ctrl-C reaches every process of the group: workers ignore it.
+        assert runner._pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
+    finally:
+        runner._pool.shutdown(cancel_futures=True)
