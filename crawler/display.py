@@ -28,12 +28,16 @@ def progress_line(stats: CrawlStats, elapsed: float) -> Text:
 
 
 async def show_progress(read_stats: Callable[[], CrawlStats], started: float) -> None:
-    """Redraw the progress line four times a second until cancelled."""
+    """Redraw the progress line four times a second until cancelled.
+
+    The loop redraws it, not rich's refresh thread: a process without threads can
+    fork its parse pool, which is much faster to start (see runners.aio).
+    """
     if not stderr.is_terminal:
         return
-    with Live(console=stderr, refresh_per_second=4, transient=True) as live:
+    with Live(console=stderr, auto_refresh=False, transient=True) as live:
         while True:
-            live.update(progress_line(read_stats(), time.monotonic() - started))
+            live.update(progress_line(read_stats(), time.monotonic() - started), refresh=True)
             await asyncio.sleep(0.25)
 
 
