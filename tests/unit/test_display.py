@@ -1,0 +1,27 @@
+"""The progress display: drawn by the event loop, with no thread of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import time
+
+import pytest
+from rich.console import Console
+
+from crawler import display
+from crawler.core import CrawlStats
+
+
+async def test_progress_is_redrawn_by_the_loop_without_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    screen = io.StringIO()
+    monkeypatch.setattr(display, "stderr", Console(file=screen, force_terminal=True, width=120))
+    threads = threading.active_count()
+    task = asyncio.create_task(display.show_progress(lambda: CrawlStats(pages=7), time.monotonic()))
+    await asyncio.sleep(0.1)
+    # A thread would stop the async driver from forking its parse pool (runners.aio).
+    assert threading.active_count() == threads
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert "done 7" in screen.getvalue()
