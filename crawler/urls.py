@@ -98,6 +98,14 @@ def normalize_link(href: str, base: str) -> str | None:
     """
     if _TAB_OR_NEWLINE.search(href):  # WHATWG deletes these anywhere, which can change the href's kind
         return _normalize_cached(href, base)
+    # The fragment is dropped anyway, and it changes nothing before it: "/a#x" and "/a#y"
+    # share one cache entry, and "#x" (or "") is the page itself. (Unless what precedes
+    # it ends in a space or control, which only the end of the whole href would strip.)
+    head = href.partition("#")[0]
+    if not head:
+        return base
+    if head[-1] > " ":
+        href = head
     authority = _HTTP_AUTHORITY.match(href)
     if authority and authority.group(1) not in _NOT_A_PATH_START:
         return _normalize_cached(href, None)  # an authority of its own: the base plays no part

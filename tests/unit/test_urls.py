@@ -259,6 +259,7 @@ def test_property_memoised_links_match_normalize_url(href: str, base: str) -> No
 @pytest.mark.parametrize("href", [
     "c/d", "../x", "./y?z", "g;x", "mailto:m@a", "javascript:void(0)", "http:g", "//h/p", "?q=2", "#f",
     "", " ?s", "\tg", "\\g", "/p/../q", "/\n/", "/\\x", "http\t:", "HTTP://", "http:///x",
+    "/p#f", "?q#f", "//h#f", "#", "mailto:m#f", " #f", "c#f/../d", "0\x08#", "a #f",
 ])
 def test_memoised_links_against_pages_of_one_directory(href: str) -> None:
     """Pages of one directory share cached answers; those must still be right for each page."""
