@@ -55,7 +55,7 @@ class _Parser(argparse.ArgumentParser):
 # Flags that map one-to-one onto config settings: flag dest -> setting name.
 _SETTING_FLAGS = (
     "mode", "workers", "concurrency", "per_host", "delay", "max_pages", "max_depth", "timeout", "time_limit",
-    "max_body_bytes", "max_redirects", "retries", "parse_workers", "user_agent",
+    "max_body_bytes", "max_redirects", "retries", "parse_workers", "user_agent", "ca_file",
 )
 
 
@@ -82,6 +82,8 @@ def _add_crawl_options(parser: argparse.ArgumentParser, *, one_mode: bool = True
     add("--allow-domain", action="append", metavar="DOMAIN", help="also crawl this domain (repeatable)")
     add("--allow-private", action="store_true",
         help="let hosts other than the seeds' be private, loopback or link-local addresses")
+    add("--ca-file", metavar="PEM", help="trust these CA certificates instead of the system's")
+    add("--insecure", action="store_true", help="do not verify HTTPS certificates")
     add("--include", action="append", metavar="REGEX", help="only crawl URLs matching (repeatable)")
     add("--exclude", action="append", metavar="REGEX", help="never crawl URLs matching (repeatable)")
     add("--config", metavar="FILE", help="a TOML config file; flags override it")
@@ -158,6 +160,8 @@ def config_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None =
         overrides["follow_nofollow"] = True
     if args.allow_private:
         overrides["allow_private_addresses"] = True
+    if args.insecure:
+        overrides["verify_tls"] = False
     for flag, setting in (("allow_domain", "allow_domains"), ("include", "include"), ("exclude", "exclude")):
         if getattr(args, flag):
             overrides[setting] = tuple(getattr(args, flag))

@@ -10,9 +10,10 @@ import dataclasses
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import __version__
 
@@ -49,6 +50,8 @@ class CrawlConfig:
     respect_robots: bool = True
     follow_nofollow: bool = False
     allow_private_addresses: bool = False
+    verify_tls: bool = True
+    ca_file: str | None = None
     user_agent: str = DEFAULT_USER_AGENT
     allow_domains: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
@@ -82,7 +85,7 @@ _NON_NEGATIVE_INTS = (
 )
 _POSITIVE_FLOATS = ("timeout", "connect_timeout", "time_limit", "backoff_max")
 _NON_NEGATIVE_FLOATS = ("delay", "backoff_base", "max_retry_after")
-_BOOLS = ("respect_robots", "follow_nofollow", "allow_private_addresses")
+_BOOLS = ("respect_robots", "follow_nofollow", "allow_private_addresses", "verify_tls")
 
 
 def _validate(config: CrawlConfig) -> None:
@@ -109,12 +112,26 @@ def _validate(config: CrawlConfig) -> None:
         raise ConfigError(f"max_body_bytes must be positive, not {config.max_body_bytes}")
     if not config.user_agent.strip():
         raise ConfigError("user_agent must not be empty")
+    if config.ca_file is not None:
+        _check_ca_file(config.ca_file)
     for name in ("include", "exclude"):
         for pattern in getattr(config, name):
             try:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"{name} pattern {pattern!r} is not a valid regular expression: {exc}") from None
+
+
+def _check_ca_file(path: str) -> None:
+    """Raise ConfigError unless path is a PEM file of CA certificates."""
+    import ssl  # here: only a crawl with its own CAs needs it at start-up
+
+    if not Path(path).is_file():
+        raise ConfigError(f"ca_file {path!r} is not a file")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(f"ca_file {path!r} holds no usable CA certificate: {exc}") from None
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -127,6 +144,8 @@ def _coerce(name: str, value: Any) -> Any:
         return tuple(value)
     if name in ("mode", "user_agent") and not isinstance(value, str):
         raise ConfigError(f"{name} must be a string, not {value!r}")
+    if name == "ca_file" and value is not None and not isinstance(value, str):
+        raise ConfigError(f"ca_file must be a file path, not {value!r}")
     if name in _BOOLS and not isinstance(value, bool):
         raise ConfigError(f"{name} must be true or false, not {value!r}")
     return value
@@ -164,4 +183,4 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     return config_from_mapping(overrides or {}, base=config)
 
 
-__all__ = ["CrawlConfig", "ConfigError", "DEFAULT_USER_AGENT", "MODES", "load_config", "config_from_mapping"]
+__all__ = ["DEFAULT_USER_AGENT", "MODES", "ConfigError", "CrawlConfig", "config_from_mapping", "load_config"]

@@ -27,9 +27,9 @@ import itertools
 import random
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Iterable
+from datetime import UTC, datetime
 
 from .config import CrawlConfig
 from .frontier import FrontierStore, MemoryFrontier
@@ -43,6 +43,10 @@ from .urls import canonical_netloc, normalize_url
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # RFC 9309 2.3.1.2: follow at least five redirect hops for robots.txt.
 MAX_ROBOTS_REDIRECTS = 5
+# Fetch errors that end every request to a host before anything is sent (a guarded
+# address, a certificate that does not verify): its robots.txt failing so says
+# nothing about what it allows, and waiting for it would hide the cause.
+_REFUSED_OUTRIGHT = frozenset({"blocked_address", "tls"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,8 +483,8 @@ class CrawlCore:
         rules = rules_from_response(fetch.status, fetch.body) if fetch.error is None and fetch.status else None
         if rules is None and fetch.status in REDIRECT_STATUSES:
             rules = rules_from_response(404, b"")  # RFC 9309: too many redirects means unavailable
-        if fetch.error is not None and fetch.error.kind == "blocked_address":
-            # The fetcher refuses this host outright: let each page be refused with its own record.
+        if fetch.error is not None and fetch.error.kind in _REFUSED_OUTRIGHT:
+            # No request can reach this host: let each page fail with its own record.
             rules = rules_from_response(404, b"")
         if rules is None:
             if request.retries < self.config.retries and not self.halted:
@@ -501,7 +505,7 @@ def _replace(request: CrawlRequest, **changes: object) -> CrawlRequest:
 
 def _iso(timestamp: float) -> str:
     """An ISO 8601 UTC timestamp with millisecond precision."""
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
 
 
 def _record(request: CrawlRequest, fetch: FetchResult, parsed: ParseResult | None,

@@ -16,6 +16,10 @@ trouble: every failure is a :class:`~crawler.models.FetchResult` whose
     The body received so far is kept.
 ``invalid_url``
     not an absolute http(s) URL with a valid host and port; nothing was sent.
+``tls``
+    the server's certificate did not verify (untrusted, expired, for another
+    host); nothing was sent (see :mod:`.tls`). Other TLS failures, such as a
+    handshake cut short, are ``connection`` errors.
 ``decoding``
     a gzip/deflate/br body that is corrupt or ends before its end marker, or
     stacked codings (``gzip, br``); the decoded prefix is kept.

@@ -25,6 +25,7 @@ from .body import (
     request_headers,
 )
 from .guard import BLOCKED_ADDRESS, AddressGuard, blocked_cause
+from .tls import certificate_error, tls_context
 
 _TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
@@ -63,7 +64,7 @@ class AsyncFetcher:
             return
         connector = aiohttp.TCPConnector(
             limit=self._limit, limit_per_host=0, ttl_dns_cache=300, enable_cleanup_closed=True,
-            resolver=GuardedResolver(self._guard),
+            resolver=GuardedResolver(self._guard), ssl=tls_context(self._config) or True,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -123,6 +124,9 @@ class AsyncFetcher:
 
     def _classify(self, exc: BaseException) -> ErrorInfo:
         """classify_error, naming the deadline when aiohttp's timeout carries no message."""
+        untrusted = certificate_error(exc)
+        if untrusted is not None:
+            return untrusted
         blocked = blocked_cause(exc)
         if blocked is not None:
             return ErrorInfo(BLOCKED_ADDRESS, str(blocked))

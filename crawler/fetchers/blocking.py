@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import urllib3
-from urllib3.exceptions import HTTPError, LocationValueError, NewConnectionError
+from urllib3.exceptions import (
+    HTTPError,
+    InsecureRequestWarning,
+    LocationValueError,
+    NewConnectionError,
+)
 from urllib3.response import BaseHTTPResponse
 
 from ..config import CrawlConfig
@@ -30,6 +35,7 @@ from .body import (
 )
 from .connections import POOL_CLASSES_BY_SCHEME, Served, serving
 from .guard import BLOCKED_ADDRESS, AddressGuard, blocked_cause
+from .tls import certificate_error, tls_context
 
 _TRANSPORT_ERRORS = (HTTPError, OSError)
 
@@ -47,10 +53,15 @@ class BlockingFetcher:
                  trusted_hosts: Collection[str] = ()) -> None:
         self._config = config
         self._guard = AddressGuard.for_config(config, trusted_hosts)
+        context = tls_context(config)
+        tls: dict[str, Any] = {} if context is None else {"ssl_context": context, "cert_reqs": context.verify_mode}
+        if not config.verify_tls:  # asked for: no warning on every request
+            urllib3.disable_warnings(InsecureRequestWarning)
         self._pool = urllib3.PoolManager(
             maxsize=config.workers if maxsize is None else maxsize,
             headers=request_headers(config.user_agent),
             retries=False,
+            **tls,
         )
         # Connections that check addresses and stop at the total deadline (see .connections).
         self._pool.pool_classes_by_scheme = POOL_CLASSES_BY_SCHEME
@@ -117,7 +128,7 @@ class BlockingFetcher:
         blocked = blocked_cause(exc)
         if blocked is not None:
             return ErrorInfo(BLOCKED_ADDRESS, str(blocked))
-        return classify_error(exc)
+        return certificate_error(exc) or classify_error(exc)
 
     def _deadline_error(self) -> ErrorInfo:
         """The error of a fetch whose headers were still arriving at the deadline."""

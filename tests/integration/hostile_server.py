@@ -16,6 +16,7 @@ import itertools
 import random
 import secrets
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -52,11 +53,11 @@ class ServerThread:
         """Run a coroutine on the server loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
 
-    def serve_app(self, app: web.Application) -> int:
-        """Serve an aiohttp app on 127.0.0.1; return its port."""
+    def serve_app(self, app: web.Application, ssl_context: ssl.SSLContext | None = None) -> int:
+        """Serve an aiohttp app on 127.0.0.1 (over TLS with ssl_context); return its port."""
         runner = web.AppRunner(app, shutdown_timeout=0.5, handle_signals=False)
         self.run(runner.setup())
-        self.run(web.TCPSite(runner, "127.0.0.1", 0).start())
+        self.run(web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start())
         self._cleanups.append(runner.cleanup)
         return int(runner.addresses[0][1])
 

@@ -59,6 +59,8 @@ def test_output_to_stdout_with_config_file(small_site) -> None:
     (["crawl", "http://127.0.0.1:9/", "--include", "("], "not a valid regular expression"),
     (["crawl", "http://127.0.0.1:9/", "--config", "/nonexistent.toml"], "cannot read config file"),
     (["crawl", "http://127.0.0.1:9/", "--seeds-file", "/nonexistent.txt"], "cannot read seeds file"),
+    (["crawl", "https://127.0.0.1:9/", "--ca-file", "/nonexistent.pem"], "is not a file"),
+    (["crawl", "https://127.0.0.1:9/", "--ca-file", str(ROOT / "pyproject.toml")], "holds no usable CA"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_mistakes_get_one_line_and_exit_2(args: list[str], message: str) -> None:
