@@ -55,12 +55,13 @@ from .urls import canonical_netloc, normalize_url
 
 DB_NAME = "state.sqlite3"
 FORMAT = "1"
-# Settings a resumed crawl may change: how fast and how long it runs, not which URLs it visits.
+# Settings a resumed crawl may change: how fast and how long it runs, and how it checks
+# certificates, not which URLs it visits.
 # Every other setting (scope, depth, robots, trap guards, and any added later) must stay the same.
 ADOPTED_SETTINGS = frozenset({
     "mode", "concurrency", "workers", "per_host", "delay", "max_pages", "timeout", "connect_timeout",
     "time_limit", "max_body_bytes", "retries", "backoff_base", "backoff_max", "max_retry_after",
-    "parse_workers", "parse_offload_bytes",
+    "parse_workers", "parse_offload_bytes", "verify_tls", "ca_file",
 })
 # SQLite's page cache; the OS page cache holds the rest without counting towards our RSS.
 CACHE_KIB = 32 * 1024

@@ -188,7 +188,7 @@ def test_begin_refuses_other_seeds_and_scope_but_adopts_other_limits(tmp_path: P
         assert store.begin([ROOT, OTHER], config) == ResumeInfo(False, done=0, pending=0, finished=False)
         store.commit()
     with SqliteFrontier(tmp_path) as store:
-        faster = config.replace(concurrency=2, max_pages=9)
+        faster = config.replace(concurrency=2, max_pages=9, verify_tls=False)
         assert store.begin([OTHER, "HTTP://site.test"], faster).resumed
         with pytest.raises(StateError, match="other seed URLs"):
             store.begin([ROOT], config)
