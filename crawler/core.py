@@ -397,7 +397,7 @@ class CrawlCore:
             c.error_kinds[record.error.kind] += 1
 
     def _resume(self) -> None:
-        """Continue where a durable store's earlier run stopped: its counters, page budget and hosts."""
+        """Continue where a durable store's earlier run stopped: counters, page budget, trap guard, hosts."""
         totals = self.store.totals()
         c = self._counts
         c.pages, c.ok = totals.get("pages", 0), totals.get("ok", 0)
@@ -405,6 +405,9 @@ class CrawlCore:
         c.statuses.update(totals.get("statuses", {}))
         c.error_kinds.update(totals.get("error_kinds", {}))
         self._started_pages = c.pages
+        seen_urls = getattr(self.store, "seen_urls", None)  # optional: see FrontierStore
+        if seen_urls is not None:
+            self.traps.recount(seen_urls())
         for host in self.store.pending_hosts():
             request = self.store.peek(host)
             if request is not None:

@@ -9,7 +9,8 @@ a disk-backed store (:mod:`crawler.state`, SQLite) can stand in for the memory o
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import Any, Iterable, Protocol, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from .models import CrawlRequest, PageRecord
 from .urls import canonical_netloc
@@ -58,6 +59,9 @@ class FrontierStore(Protocol):
     def close(self) -> None:
         """Release resources."""
 
+    # Optional: a store with seen_urls() -> Iterable[str] (every URL seen, in any order)
+    # lets a resumed crawl rebuild its trap-guard counters instead of starting them at 0.
+
 
 class MemoryFrontier:
     """A FrontierStore in RAM: a set and one FIFO queue per host."""
@@ -73,6 +77,10 @@ class MemoryFrontier:
             return False
         self._seen.add(url)
         return True
+
+    def seen_urls(self) -> Iterable[str]:
+        """Every URL seen so far (see FrontierStore)."""
+        return iter(self._seen)
 
     def push(self, request: CrawlRequest) -> None:
         """Queue a request at the back of its host's queue."""

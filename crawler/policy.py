@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .config import CrawlConfig
@@ -109,7 +110,19 @@ class TrapGuard:
         return None
 
 
+    def recount(self, urls: Iterable[str]) -> None:
+        """Count URLs seen by an earlier run against the caps, as if offered again.
+
+        A cap's count is the number of its URLs offered, up to the cap, whatever
+        their order: so a resumed crawl's guard ends where the earlier run's did.
+        """
+        for url in urls:
+            self.rejects(url)
+
+
 def _most_repeated_segment(path: str) -> int:
     """How often the commonest non-empty segment occurs in path (/a/a/a/b -> 3)."""
     segments = [s for s in path.split("/") if s]
-    return max(Counter(segments).values(), default=0)
+    if len(set(segments)) == len(segments):  # the usual case, without building a Counter
+        return 1 if segments else 0
+    return max(Counter(segments).values())

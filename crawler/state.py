@@ -44,9 +44,10 @@ import json
 import sqlite3
 import threading
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Self, Sequence
+from typing import Any, BinaryIO, Self
 
 from .config import CrawlConfig
 from .models import CrawlRequest, PageRecord
@@ -215,6 +216,13 @@ class SqliteFrontier:
                 self._db.execute("INSERT INTO seen VALUES (?, ?)", (url, via))
             self._seen += 1
         return True
+
+    def seen_urls(self) -> Iterator[str]:
+        """Every URL saved as seen (see FrontierStore), streamed: there may be millions."""
+        with self._lock:
+            rows = self._db.execute("SELECT url FROM seen")
+        for (url,) in rows:
+            yield url
 
     def push(self, request: CrawlRequest) -> None:
         """Queue a request behind the others of its host."""

@@ -353,3 +353,20 @@ def record(url: str) -> PageRecord:
     return PageRecord(url=url, requested_url=url, status=200, depth=0, referrer=None,
                       content_type="text/html", size=6, title=None, links=[], redirects=[], retries=0,
                       elapsed_ms=1.0, fetched_at="1970-01-01T00:00:01.000+00:00")
+
+
+def test_a_resumed_crawl_keeps_its_trap_guard_counts(tmp_path: Path) -> None:
+    variants = [f"{ROOT}cal?date={day}" for day in range(5)]
+    with SqliteFrontier(tmp_path) as store:
+        store.begin([ROOT], CrawlConfig(respect_robots=False, max_query_variants=2))
+        core = make_core(store, max_query_variants=2)
+        core.add_seeds([ROOT])
+        assert [core.add_url(url, depth=1) for url in variants[:3]] == [True, True, False]
+        store.commit()
+    with SqliteFrontier(tmp_path) as store:
+        assert store.begin([ROOT], CrawlConfig(respect_robots=False, max_query_variants=2)).resumed
+        core = make_core(store, max_query_variants=2)
+        core.add_seeds([ROOT])
+        # The cap was reached before the crash: a fresh count would let two more through.
+        assert [core.add_url(url, depth=1) for url in variants[3:]] == [False, False]
+        assert core.statistics().traps == 2
