@@ -14,6 +14,7 @@ import asyncio
 import functools
 import multiprocessing
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -54,7 +55,7 @@ class AsyncRunner:
         """Crawl until the core is finished or halted."""
         warm_up = None
         if self.config.effective_parse_workers:
-            if threading.active_count() == 1:
+            if _can_fork():
                 self._fork_pool()  # before the fetcher's resolver starts any thread
             else:
                 warm_up = asyncio.create_task(asyncio.to_thread(self._start_pool))
@@ -232,6 +233,15 @@ def _settle(futures: list[asyncio.Future[ParseResult]], batch: asyncio.Future[li
             future.set_exception(error)
         else:
             future.set_result(batch.result()[index])
+
+
+def _can_fork() -> bool:
+    """True when forking this process is safe: no other thread runs, on Linux.
+
+    A lock held by another thread would stay locked in the child for ever; macOS's
+    system frameworks are not fork-safe at all (CPython's default there is spawn).
+    """
+    return sys.platform == "linux" and threading.active_count() == 1
 
 
 def _quiet_worker() -> None:
