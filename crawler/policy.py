@@ -109,7 +109,6 @@ class TrapGuard:
             self._patterns[pattern] += 1
         return None
 
-
     def recount(self, urls: Iterable[str]) -> None:
         """Count URLs seen by an earlier run against the caps, as if offered again.
 

@@ -35,6 +35,8 @@ STOP_GRACE_SECONDS = 2.0
 # batch (bench_async, runs alternated in one session: median 543 against 507 pages/s,
 # faster in 7 of 8 pairs).
 PARSE_BACKLOG = 3
+# ... and at most this many bytes of bodies in all: a site of 10 MB pages must not fill the RAM.
+PARSE_BACKLOG_BYTES = 64 * 1024 * 1024
 
 
 class AsyncRunner:
@@ -48,6 +50,7 @@ class AsyncRunner:
         self._hook = hook
         self._wake = asyncio.Event()
         self._fetching = 0
+        self._held_bytes = 0  # bodies of fetched pages not settled yet
         self._pool: ProcessPoolExecutor | None = None
         self._batcher: ParseBatcher | None = None  # set once the pool's workers are up
 
@@ -101,20 +104,24 @@ class AsyncRunner:
         """True while a fetch slot is free and few enough fetched pages await their parse.
 
         Pages waiting for the parse pool hold no fetch slot, so a busy pool does not idle
-        the connections. Up to PARSE_BACKLOG x (concurrency - 1) of them may wait, which
-        bounds the bodies held and keeps a crawl at -c 1 strictly one page at a time.
+        the connections. Up to PARSE_BACKLOG x (concurrency - 1) of them may wait, holding
+        PARSE_BACKLOG_BYTES at most, which keeps a crawl at -c 1 one page at a time.
         """
         concurrency = self.config.concurrency
-        return self._fetching < concurrency and tasks < concurrency + PARSE_BACKLOG * (concurrency - 1)
+        return (self._fetching < concurrency and self._held_bytes < PARSE_BACKLOG_BYTES
+                and tasks < concurrency + PARSE_BACKLOG * (concurrency - 1))
 
     async def _handle(self, fetcher: AsyncFetcher, request: CrawlRequest) -> None:
         """Fetch, parse and complete one request, waking the dispatcher as its slots free up."""
+        held = 0
         try:
             try:
                 fetch = await _fetch(fetcher, request)
             finally:
                 self._fetching -= 1
                 self._wake.set()
+            held = len(fetch.body)
+            self._held_bytes += held
             self.core.release(request, fetch)
             parsed = await self._parse(fetch) if self.core.needs_parse(request, fetch) else None
             for record in self.core.settle(request, fetch, parsed):
@@ -122,6 +129,7 @@ class AsyncRunner:
                     await run_hook(self._hook, record, fetch, self.core.follow)
                 self._emit(record)
         finally:
+            self._held_bytes -= held
             self._wake.set()
 
     async def _parse(self, fetch: FetchResult) -> ParseResult:

@@ -16,7 +16,7 @@ import pytest
 from crawler.config import CrawlConfig
 from crawler.core import CrawlCore
 from crawler.parsing import parse_pages
-from crawler.runners.aio import AsyncRunner, ParseBatcher
+from crawler.runners.aio import PARSE_BACKLOG_BYTES, AsyncRunner, ParseBatcher
 
 
 class CountingPool(ProcessPoolExecutor):
@@ -81,3 +81,15 @@ async def test_both_pool_starts_parse_and_leave_ctrl_c_to_the_crawl(start: str, 
         assert runner._pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
     finally:
         runner._pool.shutdown(cancel_futures=True)
+
+
+@pytest.mark.parametrize("concurrency, tasks, held, may", [
+    (1, 0, 0, True), (1, 1, 0, False),  # -c 1: one page at a time, parse included
+    (4, 12, 0, True), (4, 13, 0, False),  # 4 fetching + 3 waiting pages per slot beyond the first
+    (4, 1, PARSE_BACKLOG_BYTES, False),  # bodies awaiting their parse are bounded in bytes too
+])
+def test_fetched_pages_waiting_for_their_parse_are_bounded(concurrency: int, tasks: int, held: int,
+                                                           may: bool) -> None:
+    runner = AsyncRunner(CrawlCore(CrawlConfig(concurrency=concurrency)), emit=lambda record: None)
+    runner._fetching, runner._held_bytes = min(tasks, 1), held
+    assert runner._may_start(tasks) is may
