@@ -231,7 +231,61 @@ def _domain_host(raw: str) -> str | None:
     host = host.lower()
     if not host or _FORBIDDEN_HOST.search(host):
         return None
+    if _ends_in_a_number(host):
+        return _ipv4_host(host)
     return host
+
+
+def _ends_in_a_number(host: str) -> bool:
+    """WHATWG "ends in a number": then the host is an IPv4 address, or invalid."""
+    labels = host.split(".")
+    if labels[-1] == "" and len(labels) > 1:
+        labels.pop()
+    last = labels[-1]
+    return (last.isascii() and last.isdigit()) or _ipv4_number(last) is not None
+
+
+def _ipv4_host(host: str) -> str | None:
+    """WHATWG IPv4 parsing: 2130706433, 0x7f.1 and 0177.0.0.1 all read as 127.0.0.1; None if invalid.
+
+    Browsers and inet_aton() accept these spellings, so a canonical URL must not
+    keep them: one address would become many pages, and one fetcher would connect
+    where another refused.
+    """
+    labels = host.split(".")
+    if labels[-1] == "" and len(labels) > 1:
+        labels.pop()
+    numbers: list[int] = []
+    for label in labels:
+        number = _ipv4_number(label)
+        if number is None:
+            return None
+        numbers.append(number)
+    *leading, last = numbers
+    # Every part but the last is one byte; the last fills the bytes left over.
+    if len(numbers) > 4 or any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
+        return None
+    address = last + sum(n << (8 * (3 - i)) for i, n in enumerate(leading))
+    return str(ipaddress.IPv4Address(address))
+
+
+def _ipv4_number(label: str) -> int | None:
+    """One part of a WHATWG IPv4 address: decimal, 0x-hex or 0-octal; None if it is not one."""
+    if not label:
+        return None
+    radix = 10
+    if label[:2] in ("0x", "0X"):
+        label, radix = label[2:], 16
+    elif len(label) > 1 and label[0] == "0":
+        label, radix = label[1:], 8
+    if not label:
+        return 0
+    if not label.isascii() or not label.isalnum():  # int() would also take "_", "+" and spaces
+        return None
+    try:
+        return int(label, radix)
+    except ValueError:
+        return None
 
 
 def _strip_session_ids(path: str, query: str) -> tuple[str, str]:

@@ -92,6 +92,33 @@ def test_query_kept_in_order(url: str, expected: str) -> None:
     assert normalize_url(url) == expected
 
 
+# WHATWG's IPv4 parser (the web-platform-tests vectors): what inet_aton() and browsers accept.
+@pytest.mark.parametrize("url, expected", _cases(
+    ("http://2130706433/", "http://127.0.0.1/"),
+    ("http://0x7f.1/", "http://127.0.0.1/"),
+    ("http://0177.0.0.1/", "http://127.0.0.1/"),
+    ("http://127.1/", "http://127.0.0.1/"),
+    ("http://127.0.0.1./a", "http://127.0.0.1/a"),
+    ("http://0X7F.0.0.1:8080/", "http://127.0.0.1:8080/"),
+    ("http://4294967295/", "http://255.255.255.255/"),
+    ("http://0x/", "http://0.0.0.0/"),
+    ("http://%31%32%37.1/", "http://127.0.0.1/"),
+    ("http://4294967296/", None),
+    ("http://1.2.3.4.5/", None),
+    ("http://0x100.0/", None),
+    ("http://10.0.0.256/", None),
+    ("http://1.2.3.09/", None),
+    ("http://foo.09/", None),
+    ("http://foo.0x/", None),
+    ("http://0..0x300/", None),
+    ("http://foo.1a/", "http://foo.1a/"),
+    ("http://1.0x_1/", "http://1.0x_1/"),
+    ("http://example.com./", "http://example.com./"),
+))
+def test_numeric_hosts_read_as_ipv4(url: str, expected: str | None) -> None:
+    assert normalize_url(url) == expected
+
+
 @pytest.mark.parametrize("url, expected", _cases(
     ("http://b\u00fccher.de/", "http://xn--bcher-kva.de/"),
     ("http://B\u00dcCHER.DE/", "http://xn--bcher-kva.de/"),
