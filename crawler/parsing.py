@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from lxml import etree
 
 from .models import ParseResult
-from .urls import normalize_link, normalize_url
+from .urls import link_normalizer, normalize_url
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
@@ -266,6 +266,7 @@ def _resolve_links(
     hrefs: list[tuple[str, bool]], base: str, max_links: int
 ) -> tuple[tuple[str, ...], frozenset[str]]:
     """Return the first max_links distinct canonical links in page order, and those only ever nofollow."""
+    normalize = link_normalizer(base)
     canonical: dict[str, str | None] = {}  # pages repeat hrefs; normalise each once
     ordered: dict[str, None] = {}
     followed: set[str] = set()
@@ -274,7 +275,7 @@ def _resolve_links(
         if raw not in canonical:
             if len(ordered) >= max_links:
                 continue  # full: later hrefs only still count for the nofollow of kept links
-            canonical[raw] = normalize_link(raw, base)
+            canonical[raw] = normalize(raw)
         link = canonical[raw]
         if link is not None:
             ordered[link] = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Callable
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from yarl import URL
@@ -89,41 +90,52 @@ def canonical_hostname(url: str) -> str:
     return netloc.partition(":")[0]
 
 
-def normalize_link(href: str, base: str) -> str | None:
-    """normalize_url for an href found on a page at canonical URL base, memoised.
+def link_normalizer(base: str) -> Callable[[str], str | None]:
+    """normalize_url for the hrefs found on one page at canonical URL base, memoised.
 
     Sites repeat the same links (navigation, footers) on every page, so the
     answer is cached under the smallest part of base it can depend on: nothing
     for an absolute URL, the origin for "/path", the directory for "path".
+    Both are worked out once per page.
     """
-    if _TAB_OR_NEWLINE.search(href):  # WHATWG deletes these anywhere, which can change the href's kind
-        return _normalize_cached(href, base)
-    # The fragment is dropped anyway, and it changes nothing before it: "/a#x" and "/a#y"
-    # share one cache entry, and "#x" (or "") is the page itself. (Unless what precedes
-    # it ends in a space or control, which only the end of the whole href would strip.)
-    head = href.partition("#")[0]
-    if not head:
-        return base
-    if head[-1] > " ":
-        href = head
-    authority = _HTTP_AUTHORITY.match(href)
-    if authority and authority.group(1) not in _NOT_A_PATH_START:
-        return _normalize_cached(href, None)  # an authority of its own: the base plays no part
-    first = href[:1]
-    if first == "/" and href[1:2] not in ("/", "\\"):
-        scheme, netloc, _ = split_canonical(base)
-        return _normalize_cached(href, f"{scheme}://{netloc}")
-    if first in _NOT_A_PATH_START:
-        return _normalize_cached(href, base)
-    scheme_match = _SCHEME.match(href)
-    if scheme_match:
-        # mailto:, javascript: ... are absolute; "http:x" alone reads as relative (RFC 3986 5.2.2).
-        same_scheme = scheme_match.group(1).lower() in DEFAULT_PORTS
-        return _normalize_cached(href, base if same_scheme else None)
+    scheme, netloc, _ = split_canonical(base)
+    origin = f"{scheme}://{netloc}"
     # A relative path is merged with the base path up to its last "/" (RFC 3986 5.2.3):
     # the base's last segment and query cannot change the answer.
     directory = base.partition("?")[0].rpartition("/")[0] + "/"
-    return _normalize_cached(href, directory)
+
+    def normalize(href: str) -> str | None:
+        if _TAB_OR_NEWLINE.search(href):  # WHATWG deletes these anywhere, which can change the href's kind
+            return _normalize_cached(href, base)
+        # The fragment is dropped anyway, and it changes nothing before it: "/a#x" and "/a#y"
+        # share one cache entry, and "#x" (or "") is the page itself. (Unless what precedes
+        # it ends in a space or control, which only the end of the whole href would strip.)
+        head = href.partition("#")[0]
+        if not head:
+            return base
+        if head[-1] > " ":
+            href = head
+        authority = _HTTP_AUTHORITY.match(href)
+        if authority and authority.group(1) not in _NOT_A_PATH_START:
+            return _normalize_cached(href, None)  # an authority of its own: the base plays no part
+        first = href[:1]
+        if first == "/" and href[1:2] not in ("/", "\\"):
+            return _normalize_cached(href, origin)
+        if first in _NOT_A_PATH_START:
+            return _normalize_cached(href, base)
+        scheme_match = _SCHEME.match(href)
+        if scheme_match:
+            # mailto:, javascript: ... are absolute; "http:x" alone reads as relative (RFC 3986 5.2.2).
+            same_scheme = scheme_match.group(1).lower() in DEFAULT_PORTS
+            return _normalize_cached(href, base if same_scheme else None)
+        return _normalize_cached(href, directory)
+
+    return normalize
+
+
+def normalize_link(href: str, base: str) -> str | None:
+    """normalize_url for one href found on a page at canonical URL base (see link_normalizer)."""
+    return link_normalizer(base)(href)
 
 
 @functools.lru_cache(maxsize=32768)
@@ -193,8 +205,12 @@ def _resolve(reference: SplitResult, cleaned: str, base: str) -> tuple[str, str,
     return target.scheme, target.netloc, path, query
 
 
+@functools.lru_cache(maxsize=4096)
 def _authority(netloc: str, default_port: int) -> str | None:
-    """Return "host[:port]" without credentials or default port, or None if invalid."""
+    """Return "host[:port]" without credentials or default port, or None if invalid.
+
+    Memoised: a page's links share a few hosts, and IDNA or IPv4 parsing is not cheap.
+    """
     # Userinfo is dropped: RFC 3986 3.2.1 deprecates passwords in URLs, and
     # credentials must not leak into records or split one page into many.
     hostport = netloc.rpartition("@")[2]
