@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import multiprocessing
+import os
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -244,12 +244,18 @@ def _settle(futures: list[asyncio.Future[ParseResult]], batch: asyncio.Future[li
 
 
 def _can_fork() -> bool:
-    """True when forking this process is safe: no other thread runs, on Linux.
+    """True when forking this process is safe: on Linux, with no other thread running.
 
-    A lock held by another thread would stay locked in the child for ever; macOS's
-    system frameworks are not fork-safe at all (CPython's default there is spawn).
+    A lock held by another thread would stay locked in the child for ever. Threads
+    started by C libraries count too, so the kernel's list is asked, not threading's.
+    macOS's system frameworks are not fork-safe at all (CPython's default there is spawn).
     """
-    return sys.platform == "linux" and threading.active_count() == 1
+    if sys.platform != "linux":
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc: do not guess
+        return False
 
 
 def _quiet_worker() -> None:

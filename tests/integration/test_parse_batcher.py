@@ -6,6 +6,9 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -16,7 +19,7 @@ import pytest
 from crawler.config import CrawlConfig
 from crawler.core import CrawlCore
 from crawler.parsing import parse_pages
-from crawler.runners.aio import PARSE_BACKLOG_BYTES, AsyncRunner, ParseBatcher
+from crawler.runners.aio import PARSE_BACKLOG_BYTES, AsyncRunner, ParseBatcher, _can_fork
 
 
 class CountingPool(ProcessPoolExecutor):
@@ -93,3 +96,17 @@ def test_fetched_pages_waiting_for_their_parse_are_bounded(concurrency: int, tas
     runner = AsyncRunner(CrawlCore(CrawlConfig(concurrency=concurrency)), emit=lambda record: None)
     runner._fetching, runner._held_bytes = min(tasks, 1), held
     assert runner._may_start(tasks) is may
+
+
+def test_the_pool_is_forked_only_from_a_process_without_threads() -> None:
+    check = "from crawler.runners.aio import _can_fork; print(_can_fork())"
+    alone = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert alone.stdout.strip() == str(sys.platform == "linux")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not _can_fork()
+    finally:
+        stop.set()
+        other.join()
