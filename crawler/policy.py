@@ -49,7 +49,10 @@ class Scope:
         """Why url is out of scope, or None when it is in scope."""
         if len(url) > self.max_url_length:
             return "url_too_long"
-        if not self._netloc_allowed(split_canonical(url)[1]):
+        # The core asks about every link of every page: split_canonical's netloc, inline.
+        netloc = url.partition("://")[2].partition("/")[0]
+        allowed = self._netlocs.get(netloc)
+        if not (self._netloc_allowed(netloc) if allowed is None else allowed):
             return "other_host"
         if self.include and not any(p.search(url) for p in self.include):
             return "not_included"
@@ -58,14 +61,12 @@ class Scope:
         return None
 
     def _netloc_allowed(self, netloc: str) -> bool:
-        """True when the host of netloc is a seed host or in an allowed domain (memoised)."""
-        allowed = self._netlocs.get(netloc)
-        if allowed is None:
-            if len(self._netlocs) > 100_000:  # a broad crawl meets endless hosts: stay bounded
-                self._netlocs.clear()
-            host = canonical_hostname(f"http://{netloc}/")
-            allowed = host in self.hosts or any(_domain_matches(host, d) for d in self.allow_domains)
-            self._netlocs[netloc] = allowed
+        """Decide, and remember, whether the host of netloc is a seed host or in an allowed domain."""
+        if len(self._netlocs) > 100_000:  # a broad crawl meets endless hosts: stay bounded
+            self._netlocs.clear()
+        host = canonical_hostname(f"http://{netloc}/")
+        allowed = host in self.hosts or any(_domain_matches(host, d) for d in self.allow_domains)
+        self._netlocs[netloc] = allowed
         return allowed
 
 
