@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .site import (
         ROBOTS_TXT,
-        STATS_KEY,
         STATS_PATH,
         DemoSite,
         DemoSiteError,
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
         add_spec_arguments,
         expected_urls,
         generate_pages,
-        make_app,
+        make_handler,
         page_path,
         serve_forever,
         spec_from_args,
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ROBOTS_TXT",
-    "STATS_KEY",
     "STATS_PATH",
     "DemoSite",
     "DemoSiteError",
@@ -43,7 +41,7 @@ __all__ = [
     "add_spec_arguments",
     "expected_urls",
     "generate_pages",
-    "make_app",
+    "make_handler",
     "page_path",
     "serve_forever",
     "spec_from_args",

@@ -8,7 +8,8 @@ paths, ``mailto:``/``javascript:``, ``rel="nofollow"``, anchors without
 page is reachable from ``/`` within about log2(pages) clicks.
 
 Serving must stay far cheaper than crawling, so every body is rendered once
-when the app is built and each request is a dict lookup. Run it in-process
+when the site is built, each request is a dict lookup, and a minimal HTTP/1.1
+protocol (:mod:`crawler.demo.server`) answers instead of a web framework. Run it in-process
 with :class:`DemoSite`, in a child process with :class:`DemoSiteProcess`
 (keeps the server off the crawler's GIL), or from a shell with
 ``python -m crawler.demo.site``.
@@ -32,13 +33,13 @@ import sys
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, Any, NamedTuple, Self
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from .server import Answer, Handler, HttpConnection
 
 STATS_PATH = "/__stats__"
 ROBOTS_TXT = "User-agent: *\nDisallow: /search\nDisallow: /private/\n"
@@ -459,7 +460,7 @@ _KIND_WEIGHTS = tuple(weight for weight, _ in _KINDS.values())
 
 
 # --------------------------------------------------------------------------
-# The aiohttp application
+# Serving: the counters and the answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,15 +513,7 @@ class ServerStats:
         return StatsSnapshot(self.requests, self.in_flight, self.peak_in_flight, dict(self.paths))
 
 
-STATS_KEY = web.AppKey("demo_stats", ServerStats)
-
-
-class _Canned(NamedTuple):
-    """A response rendered once, served many times."""
-
-    status: int
-    body: bytes
-    content_type: str
+_HTML = "text/html; charset=utf-8"
 
 
 def _small_page(title: str, text: str) -> bytes:
@@ -532,66 +525,43 @@ def _small_page(title: str, text: str) -> bytes:
     ).encode()
 
 
-_ROBOTS = _Canned(200, ROBOTS_TXT.encode(), "text/plain")
+_ROBOTS = Answer(200, "text/plain; charset=utf-8", ROBOTS_TXT.encode())
 # robots.txt disallows these, but they answer so a crawler that ignores it finds them.
-_SEARCH = _Canned(200, _small_page("Search", "No results."), "text/html")
-_PRIVATE = _Canned(200, _small_page("Private", "Crawlers were asked to stay out."), "text/html")
-_NOT_FOUND = _Canned(404, _small_page("Not found", "There is no page here."), "text/html")
+_SEARCH = Answer(200, _HTML, _small_page("Search", "No results."))
+_PRIVATE = Answer(200, _HTML, _small_page("Private", "Crawlers were asked to stay out."))
+_NOT_FOUND = Answer(404, _HTML, _small_page("Not found", "There is no page here."))
+_NOT_ALLOWED = Answer(405, "text/plain; charset=utf-8", b"405 Method Not Allowed\n")
 
 
-def _canned_pages(spec: DemoSpec) -> dict[str, _Canned]:
-    """Every fixed path of the site and its response."""
-    pages = {path: _Canned(200, body, "text/html") for path, body in generate_pages(spec).items()}
+def _canned_answers(spec: DemoSpec) -> dict[str, Answer]:
+    """Every fixed path of the site and its answer, rendered once."""
+    pages = {path: Answer(200, _HTML, body) for path, body in generate_pages(spec).items()}
     return pages | {"/robots.txt": _ROBOTS, "/search": _SEARCH}
 
 
-_Handler = Callable[[web.Request], Awaitable[web.Response]]
+def make_handler(spec: DemoSpec, stats: ServerStats) -> Handler:
+    """The site as its server sees it: a dict lookup per path, the stats endpoint, the latency."""
+    answers = _canned_answers(spec)
+
+    def answer(method: str, path: str, query: str) -> tuple[Answer, bool]:
+        if path == STATS_PATH:
+            return _stats_answer(method, stats), False
+        if method not in ("GET", "HEAD"):
+            return _NOT_ALLOWED, False
+        found = answers.get(path) or (_PRIVATE if path.startswith("/private/") else _NOT_FOUND)
+        return found, True
+
+    return Handler(answer, stats.started, stats.finished, spec.latency_ms / 1000)
 
 
-def _make_handler(spec: DemoSpec, stats: ServerStats) -> _Handler:
-    """The one handler for every site path: a dict lookup, plus the latency."""
-    pages, delay = _canned_pages(spec), spec.latency_ms / 1000
-
-    async def handle(request: web.Request) -> web.Response:
-        stats.started(request.path_qs)
-        try:
-            if delay:
-                await asyncio.sleep(delay)
-            path = request.path
-            canned = pages.get(path) or (
-                _PRIVATE if path.startswith("/private/") else _NOT_FOUND
-            )
-            return web.Response(
-                status=canned.status,
-                body=canned.body,
-                content_type=canned.content_type,
-                charset="utf-8",
-            )
-        finally:
-            stats.finished()
-
-    return handle
-
-
-async def _get_stats(request: web.Request) -> web.Response:
-    """Serve the request counters as JSON."""
-    return web.json_response(request.app[STATS_KEY].snapshot().to_dict())
-
-
-async def _reset_stats(request: web.Request) -> web.Response:
-    """Zero the request counters, e.g. between benchmark runs."""
-    request.app[STATS_KEY].reset()
-    return web.Response(status=204)
-
-
-def make_app(spec: DemoSpec) -> web.Application:
-    """Build the demo site's aiohttp application, rendering every page up front."""
-    app = web.Application()
-    app[STATS_KEY] = ServerStats()
-    app.router.add_get(STATS_PATH, _get_stats)
-    app.router.add_delete(STATS_PATH, _reset_stats)
-    app.router.add_get("/{path:.*}", _make_handler(spec, app[STATS_KEY]))
-    return app
+def _stats_answer(method: str, stats: ServerStats) -> Answer:
+    """The stats endpoint: GET reads the counters as JSON, DELETE zeroes them (between benchmark runs)."""
+    if method == "DELETE":
+        stats.reset()
+        return Answer(204, "text/plain; charset=utf-8", b"")
+    if method in ("GET", "HEAD"):
+        return Answer(200, "application/json; charset=utf-8", json.dumps(stats.snapshot().to_dict()).encode())
+    return _NOT_ALLOWED
 
 
 # --------------------------------------------------------------------------
@@ -614,37 +584,41 @@ class DemoSite:
         self, spec: DemoSpec = DemoSpec(), host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.spec, self.host, self.port = spec, host, port
-        self.app = make_app(spec)
-        self._runner: web.AppRunner | None = None
+        self._stats = ServerStats()
+        self._handler = make_handler(spec, self._stats)  # renders every page up front
+        self._connections: set[HttpConnection] = set()
+        self._server: asyncio.Server | None = None
 
     @property
     def url(self) -> str:
         """The home page URL, e.g. ``http://127.0.0.1:41234/``."""
-        if self._runner is None:
+        if self._server is None:
             raise RuntimeError("the demo site is not running")
         return _url(self.host, self.port)
 
     async def __aenter__(self) -> Self:
-        # Access logging costs CPU on every request, which benchmarks would measure.
-        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, self.host, self.port, backlog=1024).start()
-        self.port = runner.addresses[0][1]  # the real port when 0 was asked for
-        self._runner = runner
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: HttpConnection(self._handler, self._connections), self.host, self.port, backlog=1024
+        )
+        self.port = self._server.sockets[0].getsockname()[1]  # the real port when 0 was asked for
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            self._server.close()
+            for connection in list(self._connections):
+                connection.abort()
+            await self._server.wait_closed()
+            self._server = None
 
     def stats(self) -> StatsSnapshot:
         """The request counters now."""
-        return self.app[STATS_KEY].snapshot()
+        return self._stats.snapshot()
 
     def reset_stats(self) -> None:
         """Zero the request counters."""
-        self.app[STATS_KEY].reset()
+        self._stats.reset()
 
 
 def serve_forever(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -121,3 +122,41 @@ def test_process_that_cannot_start_raises_a_clear_error() -> None:
         DemoSiteProcess(DemoSpec(pages=1), host="256.0.0.1"),
     ):
         pass
+
+
+async def exchange(site: DemoSite, raw: bytes) -> bytes:
+    """Send raw bytes on one connection and read until the server closes it."""
+    reader, writer = await asyncio.open_connection(site.host, site.port)
+    writer.write(raw)
+    try:
+        return await asyncio.wait_for(reader.read(), timeout=5)
+    finally:
+        writer.close()
+
+
+async def test_keep_alive_answers_requests_in_order_and_head_has_no_body(site: DemoSite) -> None:
+    raw = (b"GET /robots.txt HTTP/1.1\r\nHost: x\r\n\r\nHEAD /page/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answer = await exchange(site, raw)
+    assert re.findall(rb"HTTP/1\.1 (\d{3})", answer) == [b"200", b"200", b"404"]
+    assert ROBOTS_TXT.encode() in answer and answer.count(b"<html") == 1  # HEAD sent no body
+    assert site.stats().paths == {"/robots.txt": 1, "/page/1": 1, "/nowhere": 1}
+
+
+@pytest.mark.parametrize("raw, status", [
+    (b"GARBAGE\r\n\r\n", b"400"),
+    (b"GET /a HTTP/2\r\n\r\n", b"400"),
+    (b"POST /page/1 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", b"405"),
+    (b"GET /" + b"a" * 20_000, b"431"),
+])
+async def test_bad_requests_get_an_error_and_the_connection_closes(site: DemoSite, raw: bytes,
+                                                                   status: bytes) -> None:
+    answer = await exchange(site, raw)
+    assert answer.startswith(b"HTTP/1.1 " + status) and b"Connection: close" in answer
+    assert site.stats().requests == 0
+
+
+async def test_http_1_0_and_absolute_targets(site: DemoSite) -> None:
+    answer = await exchange(site, f"GET {site.url}page/2?x=1 HTTP/1.0\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(generate_pages(SPEC)["/page/2"])
+    assert site.stats().paths == {"/page/2?x=1": 1}
