@@ -38,6 +38,9 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _PATH_FIXES = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
 _QUERY_FIXES = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]")
 
+# A path-only reference of unreserved characters and "/": already in canonical form.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~/]+\Z")
+
 # WHATWG forbidden domain code points: C0 controls, space, DEL and URL delimiters.
 _FORBIDDEN_HOST = re.compile(r"[\x00-\x20\x7f#%/:<>?@\[\\\]^|]")
 
@@ -103,6 +106,7 @@ def link_normalizer(base: str) -> Callable[[str], str | None]:
     # A relative path is merged with the base path up to its last "/" (RFC 3986 5.2.3):
     # the base's last segment and query cannot change the answer.
     directory = base.partition("?")[0].rpartition("/")[0] + "/"
+    directory_path = directory[len(origin):]
 
     def normalize(href: str) -> str | None:
         if _TAB_OR_NEWLINE.search(href):  # WHATWG deletes these anywhere, which can change the href's kind
@@ -115,6 +119,11 @@ def link_normalizer(base: str) -> Callable[[str], str | None]:
             return base
         if head[-1] > " ":
             href = head
+        if _PLAIN_PATH.match(href) and href[:2] != "//":
+            # Nothing to escape, strip or look up: merge and remove dot segments, as
+            # normalize_url would (most links of most pages are like this).
+            path = href if href[0] == "/" else directory_path + href
+            return origin + (_remove_dot_segments(path) or "/")
         authority = _HTTP_AUTHORITY.match(href)
         if authority and authority.group(1) not in _NOT_A_PATH_START:
             return _normalize_cached(href, None)  # an authority of its own: the base plays no part

@@ -283,6 +283,14 @@ def test_property_memoised_links_match_normalize_url(href: str, base: str) -> No
     assert normalize_link(href, base) == normalize_url(href, base)
 
 
+@settings(max_examples=600, deadline=None)
+@given(href=st.text(alphabet="ab./-_~0", min_size=1, max_size=12),
+       base=st.sampled_from(["http://a/b/c?q", "http://a/", "http://a/%C3%A9/y", "https://x.test:8443/b/"]))
+def test_property_plain_paths_skip_the_cache_and_match_normalize_url(href: str, base: str) -> None:
+    """Hrefs of unreserved characters and "/" are merged directly: the answer must not change."""
+    assert normalize_link(href, base) == normalize_url(href, base)
+
+
 @pytest.mark.parametrize("href", [
     "c/d", "../x", "./y?z", "g;x", "mailto:m@a", "javascript:void(0)", "http:g", "//h/p", "?q=2", "#f",
     "", " ?s", "\tg", "\\g", "/p/../q", "/\n/", "/\\x", "http\t:", "HTTP://", "http:///x",
