@@ -213,10 +213,13 @@ class ParseBatcher:
             del self._jobs[: self._max_batch], self._futures[: self._max_batch]
             try:
                 batch = asyncio.get_running_loop().run_in_executor(self._pool, parse_pages, jobs)
-            except BrokenProcessPool as exc:  # raised by submit once a worker has died
+            except (BrokenProcessPool, RuntimeError) as exc:
+                # submit refuses once a worker has died, or once the pool is shut down (a crawl
+                # stopped early, with pages still waiting): they parse inline instead.
+                broken = exc if isinstance(exc, BrokenProcessPool) else BrokenProcessPool(str(exc))
                 for future in futures:
                     if not future.done():
-                        future.set_exception(exc)
+                        future.set_exception(broken)
                 continue
             self._idle -= 1
             batch.add_done_callback(functools.partial(self._batch_done, futures))

@@ -110,3 +110,15 @@ def test_the_pool_is_forked_only_from_a_process_without_threads() -> None:
     finally:
         stop.set()
         other.join()
+
+
+async def test_pages_waiting_when_the_pool_shuts_down_fail_instead_of_hanging(pool: CountingPool) -> None:
+    # A crawl stopped early shuts its pool down while a batch runs and pages wait.
+    batcher = ParseBatcher(pool, workers=1, max_batch=1)
+    first = asyncio.ensure_future(batcher.parse(page(1), "http://a.test/", None))
+    second = asyncio.ensure_future(batcher.parse(page(2), "http://a.test/", None))
+    await asyncio.sleep(0)
+    pool.shutdown(wait=False)
+    assert (await asyncio.wait_for(first, timeout=10)).title == "page 1"
+    with pytest.raises(BrokenProcessPool):
+        await asyncio.wait_for(second, timeout=10)
