@@ -350,6 +350,6 @@ def _remove_dot_segments(path: str) -> str:
 
 
 __all__ = [
-    "DEFAULT_PORTS", "canonical_hostname", "canonical_netloc", "is_http_url", "normalize_link", "normalize_url",
-    "split_canonical", "url_host",
+    "DEFAULT_PORTS", "canonical_hostname", "canonical_netloc", "is_http_url", "link_normalizer", "normalize_link",
+    "normalize_url", "split_canonical", "url_host",
 ]
