@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import signal
 import sys
 import time
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# What a shell reports for a tool that SIGPIPE ended: the reader of its output went away.
+EXIT_BROKEN_PIPE = 141
 
 # `crawler demo`: a comparison that takes about a minute on two cores.
 DEMO_PAGES = 600
@@ -388,6 +391,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `crawler crawl URL -o - | head`: the reader has all it wants; stop without a word.
+        # stdout now points nowhere, so the final flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (OSError, CommandFailed) as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run `python -m crawler ARGS` and capture its output."""
     return subprocess.run([sys.executable, "-m", "crawler", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, check=False)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -117,3 +117,14 @@ def test_sigint_stops_gracefully_with_valid_output(slow_site, tmp_path: Path) ->
 def test_version_and_module_entry() -> None:
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("crawler ")
+
+
+def test_a_reader_that_stops_early_ends_the_crawl_quietly(slow_site) -> None:
+    # `crawler crawl URL -o - | head -1`: exit as a tool that SIGPIPE ended, with no message.
+    process = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", slow_site.url, "-o", "-", "-q"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["url"] == slow_site.url
+    process.stdout.close()
+    assert process.wait(timeout=60) == 141
+    assert process.stderr.read() == ""
