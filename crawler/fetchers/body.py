@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -311,6 +311,20 @@ class BodyReader:
         if len(self._parts) > 1:
             self._parts = [b"".join(self._parts)]
         return self._parts[0] if self._parts else b""
+
+
+def wrapped_errors(exc: BaseException) -> Iterator[BaseException]:
+    """exc and every exception behind it: HTTP clients wrap the error they met as the
+    cause, the context or an argument of their own."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend((current.__cause__, current.__context__, *current.args))
 
 
 def describe(exc: BaseException) -> str:

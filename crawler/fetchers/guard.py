@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from ..config import CrawlConfig
 from ..models import ErrorInfo
+from .body import wrapped_errors
 
 BLOCKED_ADDRESS = "blocked_address"
 
@@ -110,15 +111,4 @@ def _refusal(host: str, address: str | IPAddress) -> str:
 
 def blocked_cause(exc: BaseException) -> BlockedAddress | None:
     """The BlockedAddress behind an HTTP client's wrapping exceptions, if any."""
-    seen: set[int] = set()
-    todo: list[object] = [exc]
-    while todo:
-        current = todo.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        if isinstance(current, BlockedAddress):
-            return current
-        seen.add(id(current))
-        # Clients wrap the resolver's error: as the cause, the context or an argument.
-        todo.extend((current.__cause__, current.__context__, *current.args))
-    return None
+    return next((e for e in wrapped_errors(exc) if isinstance(e, BlockedAddress)), None)

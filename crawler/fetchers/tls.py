@@ -11,6 +11,7 @@ import ssl
 
 from ..config import CrawlConfig
 from ..models import ErrorInfo
+from .body import wrapped_errors
 
 # The error kind of a server whose certificate did not verify (untrusted, expired,
 # for another host). Unlike a reset handshake, another attempt would fail the same way.
@@ -32,20 +33,11 @@ def tls_context(config: CrawlConfig) -> ssl.SSLContext | None:
 def certificate_error(exc: BaseException) -> ErrorInfo | None:
     """The tls error of a fetch whose server certificate failed verification, else None.
 
-    aiohttp and urllib3 wrap the ssl module's error (as an argument or a cause),
-    so the whole chain is searched for it.
+    aiohttp and urllib3 wrap the ssl module's error, so the whole chain is searched for it.
     """
-    seen: set[int] = set()
-    pending: list[BaseException] = [exc]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    for error in wrapped_errors(exc):
         # aiohttp's wrapper is an SSLCertVerificationError too, without the reason.
-        reason = getattr(current, "verify_message", None)
-        if isinstance(current, ssl.SSLCertVerificationError) and reason:
+        reason = getattr(error, "verify_message", None)
+        if isinstance(error, ssl.SSLCertVerificationError) and reason:
             return ErrorInfo(TLS, f"certificate verify failed: {reason}")
-        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        pending.extend(cause for cause in (current.__cause__, current.__context__) if cause is not None)
     return None
