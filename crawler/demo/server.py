@@ -82,17 +82,17 @@ class HttpConnection(asyncio.Protocol):
         end = self._buffer.find(b"\r\n\r\n")
         if end < 0:
             if len(self._buffer) > MAX_HEAD_BYTES:
-                self._send(_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE), "GET", keep_alive=False)
+                self._send(error_answer(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE), "GET", keep_alive=False)
             return
         head = bytes(self._buffer[:end])
         del self._buffer[: end + 4]
         request = _parse_head(head)
         if request is None:
-            self._send(_error(HTTPStatus.BAD_REQUEST), "GET", keep_alive=False)
+            self._send(error_answer(HTTPStatus.BAD_REQUEST), "GET", keep_alive=False)
             return
         method, path, query, keep_alive, has_body = request
         if has_body:  # bodies are never read, so the connection could not go on
-            self._send(_error(HTTPStatus.METHOD_NOT_ALLOWED), method, keep_alive=False)
+            self._send(error_answer(HTTPStatus.METHOD_NOT_ALLOWED), method, keep_alive=False)
             return
         answer, counted = self._handler.answer(method, path, query)
         self._counted = counted
@@ -151,9 +151,9 @@ def _parse_head(head: bytes) -> tuple[str, str, str, bool, bool] | None:
     return method, unquote(path), query, keep_alive, has_body
 
 
-def _error(status: HTTPStatus) -> Answer:
-    """A plain-text answer for a request the server will not serve."""
+def error_answer(status: HTTPStatus) -> Answer:
+    """A plain-text answer for a request that will not be served."""
     return Answer(status, "text/plain; charset=utf-8", f"{status.value} {status.phrase}\n".encode())
 
 
-__all__ = ["MAX_HEAD_BYTES", "Answer", "Handler", "HttpConnection"]
+__all__ = ["MAX_HEAD_BYTES", "Answer", "Handler", "HttpConnection", "error_answer"]

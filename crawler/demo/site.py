@@ -35,11 +35,12 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import TracebackType
 from typing import IO, Any, NamedTuple, Self
 from urllib.parse import urlsplit
 
-from .server import Answer, Handler, HttpConnection
+from .server import Answer, Handler, HttpConnection, error_answer
 
 STATS_PATH = "/__stats__"
 ROBOTS_TXT = "User-agent: *\nDisallow: /search\nDisallow: /private/\n"
@@ -530,7 +531,7 @@ _ROBOTS = Answer(200, "text/plain; charset=utf-8", ROBOTS_TXT.encode())
 _SEARCH = Answer(200, _HTML, _small_page("Search", "No results."))
 _PRIVATE = Answer(200, _HTML, _small_page("Private", "Crawlers were asked to stay out."))
 _NOT_FOUND = Answer(404, _HTML, _small_page("Not found", "There is no page here."))
-_NOT_ALLOWED = Answer(405, "text/plain; charset=utf-8", b"405 Method Not Allowed\n")
+_NOT_ALLOWED = error_answer(HTTPStatus.METHOD_NOT_ALLOWED)
 
 
 def _canned_answers(spec: DemoSpec) -> dict[str, Answer]:
