@@ -31,6 +31,8 @@ from typing import Any
 import brotli
 from aiohttp import web
 
+from crawler.models import PageRecord
+
 KiB = 1024
 # /variants links to itself with this many query strings.
 VARIANT_LINKS = 200_000
@@ -87,6 +89,11 @@ async def _cancel_others() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def kinds(records: list[PageRecord]) -> dict[str, str | None]:
+    """Each record's requested URL and error kind."""
+    return {r.requested_url: r.error.kind if r.error else None for r in records}
 
 
 def html_page(title: str, links: Sequence[str] = ()) -> bytes:

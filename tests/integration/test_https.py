@@ -22,9 +22,17 @@ from aiohttp import web
 
 import crawler
 from crawler.config import MODES
-from crawler.models import PageRecord
 
-from .hostile_server import HeaderLog, ServerThread, add_routes, html, html_page, plain, redirect
+from .hostile_server import (
+    HeaderLog,
+    ServerThread,
+    add_routes,
+    html,
+    html_page,
+    kinds,
+    plain,
+    redirect,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +68,6 @@ def site(ca: trustme.CA) -> Iterator[tuple[str, int, HeaderLog]]:
     port_box.append(server.serve_app(app, context))
     yield f"https://127.0.0.1:{port_box[0]}", port_box[0], log
     server.stop()
-
-
-def kinds(records: list[PageRecord]) -> dict[str, str | None]:
-    """Each record's requested URL and error kind."""
-    return {r.requested_url: r.error.kind if r.error else None for r in records}
 
 
 @pytest.mark.parametrize("mode", MODES)

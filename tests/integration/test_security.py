@@ -26,10 +26,19 @@ import crawler
 from crawler.config import MODES, CrawlConfig
 from crawler.fetchers import AsyncFetcher, BlockingFetcher
 from crawler.fetchers.guard import is_public_address
-from crawler.models import CrawlRequest, FetchResult, PageRecord
+from crawler.models import CrawlRequest, FetchResult
 from crawler.urls import canonical_hostname, normalize_url
 
-from .hostile_server import HeaderLog, ServerThread, add_routes, html, html_page, plain, redirect
+from .hostile_server import (
+    HeaderLog,
+    ServerThread,
+    add_routes,
+    html,
+    html_page,
+    kinds,
+    plain,
+    redirect,
+)
 
 IN_PROCESS_MODES = ("async", "sync", "threaded")
 ATTEMPTS: list[Any] = []  # non-loopback connects refused by the audit hook
@@ -77,11 +86,6 @@ def server() -> Iterator[ServerThread]:
     thread = ServerThread()
     yield thread
     thread.stop()
-
-
-def kinds(records: list[PageRecord]) -> dict[str, str | None]:
-    """Each record's requested URL and error kind."""
-    return {r.requested_url: r.error.kind if r.error else None for r in records}
 
 
 def host(url: str) -> str:
