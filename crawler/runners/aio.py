@@ -25,6 +25,7 @@ from ..fetchers import AsyncFetcher
 from ..hooks import PageHook, run_hook
 from ..models import CrawlRequest, FetchResult, PageRecord, ParseResult
 from ..parsing import ParseJob, parse_page, parse_pages
+from .lifeline import follow
 from .sync import internal_error
 
 # How long in-flight requests may run on after a stop before they are cancelled.
@@ -149,7 +150,7 @@ class AsyncRunner:
         """
         workers = self.config.effective_parse_workers
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                         initializer=_quiet_worker)
+                                         initializer=_quiet_worker, initargs=(os.getpid(),))
         self._pool.submit(parse_pages, [])  # forks every worker now, before any thread exists
         self._batcher = ParseBatcher(self._pool, workers)
 
@@ -165,7 +166,8 @@ class AsyncRunner:
         # starts without spending CPU on importing the parser.
         context.set_forkserver_preload(["__main__", parse_pages.__module__])
         workers = self.config.effective_parse_workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker)
+        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker,
+                                         initargs=(os.getpid(),))
         list(self._pool.map(parse_pages, [[]] * workers))  # one task per worker makes all of them start
         self._batcher = ParseBatcher(self._pool, workers)
 
@@ -261,8 +263,8 @@ def _can_fork() -> bool:
         return False
 
 
-def _quiet_worker() -> None:
-    """Leave Ctrl-C to the crawl: a parse worker ignores SIGINT and wakes no parent loop.
+def _quiet_worker(crawl_pid: int) -> None:
+    """Leave Ctrl-C to the crawl: a parse worker ignores SIGINT, wakes no parent loop, ends with the crawl.
 
     A terminal sends SIGINT to every process of the group; the crawl stops gracefully
     and then shuts the pool down. A forked worker also inherits the event loop's
@@ -270,6 +272,7 @@ def _quiet_worker() -> None:
     """
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    follow(crawl_pid)
 
 
 async def _fetch(fetcher: AsyncFetcher, request: CrawlRequest) -> FetchResult:

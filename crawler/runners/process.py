@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -21,6 +22,7 @@ from ..config import CrawlConfig
 from ..core import CrawlCore
 from ..fetchers import BlockingFetcher
 from ..models import CrawlRequest
+from .lifeline import follow
 from .sync import NeedsParse, Outcome, fetch_and_parse
 from .threaded import PoolRunner, Work
 
@@ -42,10 +44,11 @@ _state: _WorkerState | None = None
 
 
 def _start_worker(config: CrawlConfig, keep_body: bool, all_started: Barrier,
-                  trusted_hosts: frozenset[str]) -> None:
+                  trusted_hosts: frozenset[str], crawl_pid: int) -> None:
     """Pool initializer: open this worker's HTTP session; trusted_hosts are exempt from its address guard."""
     global _state
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    follow(crawl_pid)
     # A core of its own only to ask the pure needs_parse; the parent's core owns the frontier.
     core = CrawlCore(config)
     fetcher = BlockingFetcher(config, maxsize=1, trusted_hosts=trusted_hosts)
@@ -86,7 +89,7 @@ class ProcessRunner(PoolRunner):
         workers = self.config.workers
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                    initargs=(self.config, self._hook is not None, context.Barrier(workers),
-                                             frozenset(self.core.scope.hosts)))
+                                             frozenset(self.core.scope.hosts), os.getpid()))
         # A pool starts a process per submitted task while none is idle: busy them all.
         warm_up = [pool.submit(_wait_for_all_workers) for _ in range(workers)]
         wait(warm_up)

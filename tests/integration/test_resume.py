@@ -11,14 +11,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
+from crawler.config import MODES
 from crawler.demo import DemoSiteProcess, DemoSpec, expected_urls
 
 ROOT = Path(__file__).resolve().parents[2]
 # Slow enough (latency) that a kill finds the crawl running, small enough to finish in seconds.
 RESUME_SITE = DemoSpec(pages=400, latency_ms=40, seed=11)
-FAST = ("-c", "16", "--per-host", "16", "--parse-workers", "0", "-q")
+FAST = ("-c", "16", "--per-host", "16", "-q")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,10 @@ def crawler(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def kill_after(lines: int, args: list[str], out: Path) -> None:
-    """Start the crawler, SIGKILL it once out holds at least lines lines (or it ends by itself)."""
+    """Start the crawler, SIGKILL it once out holds at least lines lines (or it ends by itself).
+
+    Checks that none of the processes it started (pool workers, their forkserver) outlives it.
+    """
     process = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -52,9 +57,23 @@ def kill_after(lines: int, args: list[str], out: Path) -> None:
         if out.exists() and out.read_bytes().count(b"\n") >= lines:
             break
         time.sleep(0.01)
+    descendants = []
     if process.poll() is None:
+        descendants = psutil.Process(process.pid).children(recursive=True)
         os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while (alive := [p for p in descendants if not ended(p)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive, f"processes outlived the killed crawl: {[p.cmdline() for p in alive]}"
+
+
+def ended(process: psutil.Process) -> bool:
+    """True once process has exited (a zombie has: only its exit status waits for a reaper)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -64,7 +83,7 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in data.decode("utf-8").splitlines()]
 
 
-@pytest.mark.parametrize("mode", ["async", "threaded"])
+@pytest.mark.parametrize("mode", MODES)
 def test_kill_9_at_several_points_then_resume_gives_every_page_once(
         site: DemoSiteProcess, uninterrupted: dict[str, dict], tmp_path: Path, mode: str) -> None:
     out, state = tmp_path / "out.jsonl", tmp_path / "state"
