@@ -88,7 +88,7 @@ def test_kill_9_at_several_points_then_resume_gives_every_page_once(
         site: DemoSiteProcess, uninterrupted: dict[str, dict], tmp_path: Path, mode: str) -> None:
     out, state = tmp_path / "out.jsonl", tmp_path / "state"
     args = ["crawl", site.url, "-o", str(out), "--state", str(state), "--mode", mode, "-w", "16", *FAST]
-    for lines in (5, 40, 120):
+    for lines in (0, 5, 40, 120):  # 0: as soon as the output file exists, during start-up
         kill_after(lines, args, out)
         assert len(read_jsonl(out)) < RESUME_SITE.pages  # the kill came mid-crawl
     result = crawler(*args)
