@@ -33,8 +33,9 @@ nothing more for the output guarantee.
 
 Limits: standard output (``-o -``) cannot be repaired: after a crash it lacks
 the lines saved but not yet printed, and a resumed run prints only its own
-pages. Retry counts, robots.txt rules and the query-variant trap counts start
-afresh on each run. The store keeps every line, so it grows as the output does.
+pages. Retry counts and robots.txt rules start afresh on each run; the trap
+guards count the seen URLs again (:meth:`SqliteFrontier.seen_urls`). The store
+keeps every line, so it grows as the output does.
 """
 
 from __future__ import annotations

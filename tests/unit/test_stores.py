@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from crawler.core import CrawlCore
 from crawler.frontier import FrontierStore, MemoryFrontier
 from crawler.models import CrawlRequest, FetchResult, PageRecord
 from crawler.sinks import encode_record
-from crawler.state import ResumeInfo, SqliteFrontier, StateError
+from crawler.state import DB_NAME, ResumeInfo, SqliteFrontier, StateError
 
 from .test_core import ROOT, Clock, html, redirect
 
@@ -75,6 +77,12 @@ def test_memory_store_has_no_history() -> None:
 
 
 # ----- SQLite: what survives a close, a crash and a reopen ---------------------
+
+
+def test_the_state_database_is_in_wal_mode(tmp_path: Path) -> None:
+    SqliteFrontier(tmp_path).close()
+    with closing(sqlite3.connect(tmp_path / DB_NAME)) as db:  # WAL mode is a property of the file
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_committed_work_survives_and_in_flight_requests_go_back_in_line(tmp_path: Path) -> None:
