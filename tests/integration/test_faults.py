@@ -2,7 +2,7 @@
 
 The fault site (see hostile_server.FaultSite) answers 503s and 429s with and without
 Retry-After, resets connections mid-body, answers slower than the timeout and cuts
-gzip bodies short — each page a planned number of times (0-3), deterministically,
+gzip bodies short (crawled in every mode, over the memory and the SQLite store) — each page a planned number of times (0-3), deterministically,
 before it answers; five "hopeless" pages never answer. With the default three
 retries every other page must end in exactly one good record, and each hopeless
 page in one record naming its last fault.
@@ -10,9 +10,11 @@ page in one record naming its last fault.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -20,10 +22,13 @@ import pytest
 
 import crawler
 from crawler.config import MODES, CrawlConfig
+from crawler.frontier import FrontierStore, MemoryFrontier
 from crawler.models import PageRecord
+from crawler.state import SqliteFrontier
 
 from .hostile_server import GIVE_UP_KINDS, HOPELESS, FaultSite, ServerThread
 
+STORES = ("memory", "sqlite")  # the SQLite store keeps retries and redirects in flight on disk
 RETRIES = CrawlConfig().retries  # the default, which the site's plan stays within
 TIMEOUT = 0.5
 MAX_RETRY_AFTER = 0.1  # caps the site's Retry-After of 1 s, to keep the test short
@@ -46,16 +51,27 @@ class FaultCrawl:
         return record
 
 
-@pytest.fixture(scope="module", params=MODES)
-def fault_crawl(request: pytest.FixtureRequest) -> Iterator[FaultCrawl]:
-    """The fault site crawled once per mode with default retries and short timeouts."""
+@pytest.fixture(scope="module", params=[(mode, store) for store in STORES for mode in MODES],
+                ids=lambda param: "-".join(param))
+def fault_crawl(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultCrawl]:
+    """The fault site crawled once per mode and store with default retries and short timeouts."""
+    mode, store_name = request.param
+    store = SqliteFrontier(tmp_path_factory.mktemp("state")) if store_name == "sqlite" else MemoryFrontier()
     site = FaultSite(slow_seconds=TIMEOUT + 1.5)
     server = ServerThread()
     root = f"http://127.0.0.1:{server.serve_app(site.app())}"
     started = time.monotonic()
-    records = crawler.crawl(root + "/", mode=request.param, **SETTINGS)
+    with closing(store):
+        records = asyncio.run(crawl(root + "/", mode, store))
+        assert store.pending_count() == 0
     yield FaultCrawl(site, root, records, time.monotonic() - started)
     server.stop()
+
+
+async def crawl(seed: str, mode: str, store: FrontierStore) -> list[PageRecord]:
+    """Every record of a crawl from seed in mode over store."""
+    async with crawler.Crawler(mode=mode, store=store, **SETTINGS) as running:
+        return [record async for record in running.crawl(seed)]
 
 
 def good_paths(site: FaultSite) -> list[str]:
