@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,12 +12,14 @@ import pytest
 import crawler
 from crawler import Crawler, Follow, PageRecord
 from crawler.cli import main
+from crawler.config import MODES
 from crawler.demo import expected_urls
+from crawler.frontier import FrontierStore
+from crawler.state import SqliteFrontier
 
 from ..conftest import SMALL_SITE
 from .sites import EDGE_EXPECTED, counting_app, edge_site_app, serve
 
-MODES = ("sync", "threaded", "process", "async")
 # Fields that depend on timing or on the order fetches complete in (first discoverer).
 TIMING = {"elapsed_ms", "fetched_at"}
 ORDER = {"depth", "referrer"}
@@ -42,9 +45,10 @@ def reference(small_site: Any) -> list[dict[str, Any]]:
     return fields(crawler.crawl(small_site.url, mode="sync", **QUICK), drop=TIMING)
 
 
-async def crawl(url: str, mode: str, width: int = 4, **settings: Any) -> list[PageRecord]:
+async def crawl(url: str, mode: str, width: int = 4, store: FrontierStore | None = None,
+                **settings: Any) -> list[PageRecord]:
     """Crawl through the library API in a mode, `width` requests in flight."""
-    async with Crawler(mode=mode, workers=width, concurrency=width, per_host=width,
+    async with Crawler(mode=mode, workers=width, concurrency=width, per_host=width, store=store,
                        **QUICK | settings) as crawl_session:
         return [record async for record in crawl_session.crawl(url)]
 
@@ -71,6 +75,15 @@ async def test_edge_site_gives_the_expected_records(mode: str, edge_site: str) -
     assert len(records) == len(EDGE_EXPECTED)
     final = next(r for r in records if r.url.endswith("/redirect/final"))
     assert final.requested_url == edge_site + "redirect/1"
+
+
+async def test_edge_site_over_the_sqlite_store_gives_the_same_records(mode: str, edge_site: str,
+                                                                      tmp_path: Path) -> None:
+    with SqliteFrontier(tmp_path) as store:  # redirects and retries in flight live on disk
+        records = await crawl(edge_site, mode, store=store)
+        assert store.pending_count() == 0
+    assert {summarise(record, edge_site) for record in records} == EDGE_EXPECTED
+    assert len(records) == len(EDGE_EXPECTED)
 
 
 async def test_demo_site_one_at_a_time_matches_sync_field_for_field(mode: str, small_site: Any,
