@@ -1,4 +1,4 @@
-"""kill -9 the crawler mid-crawl, resume it, get an uninterrupted crawl's output: real processes."""
+"""kill -9 (or Ctrl-C) the crawler mid-crawl, resume it, get an uninterrupted crawl's output: real processes."""
 
 from __future__ import annotations
 
@@ -45,10 +45,11 @@ def crawler(*args: str) -> subprocess.CompletedProcess[str]:
                           check=False, timeout=60, cwd=ROOT)
 
 
-def kill_after(lines: int, args: list[str], out: Path) -> None:
-    """Start the crawler, SIGKILL it once out holds at least lines lines (or it ends by itself).
+def kill_after(lines: int, args: list[str], out: Path, sig: signal.Signals = signal.SIGKILL) -> int:
+    """Start the crawler, send it sig once out holds at least lines lines (or it ends by itself).
 
-    Checks that none of the processes it started (pool workers, their forkserver) outlives it.
+    Checks that none of the processes it started (pool workers, their forkserver) outlives
+    it, and returns its exit code.
     """
     process = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -60,12 +61,13 @@ def kill_after(lines: int, args: list[str], out: Path) -> None:
     descendants = []
     if process.poll() is None:
         descendants = psutil.Process(process.pid).children(recursive=True)
-        os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+        os.kill(process.pid, sig)
+    code = process.wait(timeout=10)
     deadline = time.monotonic() + 10
     while (alive := [p for p in descendants if not ended(p)]) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive, f"processes outlived the killed crawl: {[p.cmdline() for p in alive]}"
+    return code
 
 
 def ended(process: psutil.Process) -> bool:
@@ -84,12 +86,14 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_kill_9_at_several_points_then_resume_gives_every_page_once(
+def test_kill_9_and_ctrl_c_at_several_points_then_resume_gives_every_page_once(
         site: DemoSiteProcess, uninterrupted: dict[str, dict], tmp_path: Path, mode: str) -> None:
     out, state = tmp_path / "out.jsonl", tmp_path / "state"
     args = ["crawl", site.url, "-o", str(out), "--state", str(state), "--mode", mode, "-w", "16", *FAST]
-    for lines in (0, 5, 40, 120):  # 0: as soon as the output file exists, during start-up
-        kill_after(lines, args, out)
+    # 0: as soon as the output file exists, during start-up. SIGINT is Ctrl-C: a graceful stop.
+    for lines, sig in ((0, signal.SIGKILL), (5, signal.SIGKILL), (40, signal.SIGINT), (120, signal.SIGKILL)):
+        code = kill_after(lines, args, out, sig)
+        assert code == (130 if sig == signal.SIGINT else -signal.SIGKILL)
         assert len(read_jsonl(out)) < RESUME_SITE.pages  # the kill came mid-crawl
     result = crawler(*args)
     assert result.returncode == 0, result.stderr
