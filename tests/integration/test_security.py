@@ -27,6 +27,7 @@ from crawler.config import MODES, CrawlConfig
 from crawler.fetchers import AsyncFetcher, BlockingFetcher
 from crawler.fetchers.guard import is_public_address
 from crawler.models import CrawlRequest, FetchResult
+from crawler.state import DB_NAME
 from crawler.urls import canonical_hostname, normalize_url
 
 from .hostile_server import (
@@ -255,7 +256,9 @@ HOSTILE_NAMES = (
 )
 
 
-def test_nothing_is_written_outside_the_output_file(server: ServerThread, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_nothing_is_written_outside_the_output_file_and_state(server: ServerThread, tmp_path: Path,
+                                                              mode: str) -> None:
     app = web.Application()
     add_routes(app, {
         "/": lambda r: html(html_page("names", list(HOSTILE_NAMES))),
@@ -266,10 +269,11 @@ def test_nothing_is_written_outside_the_output_file(server: ServerThread, tmp_pa
     root = f"http://127.0.0.1:{server.serve_app(app)}/"
     work = tmp_path / "work"
     work.mkdir()
-    command = [sys.executable, "-m", "crawler", "crawl", root, "-o", "out.jsonl", "-q", "--timeout", "2"]
+    command = [sys.executable, "-m", "crawler", "crawl", root, "-o", "out.jsonl", "--state", "state",
+               "--mode", mode, "-q", "--timeout", "2"]
     done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
-    assert written == ["work", "work/out.jsonl"]
+    assert written == ["work", "work/out.jsonl", "work/state", f"work/state/{DB_NAME}"]
     urls = {json.loads(line)["url"] for line in (work / "out.jsonl").read_text().splitlines()}
     assert urls == {root} | {normalize_url(name, root) for name in HOSTILE_NAMES} - {None}
