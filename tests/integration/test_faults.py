@@ -2,10 +2,11 @@
 
 The fault site (see hostile_server.FaultSite) answers 503s and 429s with and without
 Retry-After, resets connections mid-body, answers slower than the timeout and cuts
-gzip bodies short (crawled in every mode, over the memory and the SQLite store) — each page a planned number of times (0-3), deterministically,
+gzip bodies short — each page a planned number of times (0-3), deterministically,
 before it answers; five "hopeless" pages never answer. With the default three
 retries every other page must end in exactly one good record, and each hopeless
-page in one record naming its last fault.
+page in one record naming its last fault. Each mode crawls it over the memory
+store and over the SQLite one.
 """
 
 from __future__ import annotations
