@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -248,18 +249,24 @@ def _crawl_with_state(args: argparse.Namespace, config: CrawlConfig, seeds: list
     """crawl --state DIR: continue the crawl saved in DIR (repairing the output), or start it there."""
     from .state import SqliteFrontier
 
-    with SqliteFrontier(args.state, fresh=args.fresh) as store:
-        info = store.begin(seeds, config)
-        to_file = args.output not in (None, "-")
-        if to_file:
-            store.open_output(args.output)  # repaired; from now on the store writes it, after each commit
-        if info.finished:
-            print(f"crawl already finished: {info.done} pages; --fresh starts over", file=sys.stderr)
-            return 0
-        if info.resumed:
-            print(f"resuming: {info.done} done, {info.pending} pending", file=sys.stderr)
-        output = None if to_file else args.output
-        return asyncio.run(crawl_with_display(config, seeds, output, args.quiet, store))
+    try:
+        with SqliteFrontier(args.state, fresh=args.fresh) as store:
+            info = store.begin(seeds, config)
+            to_file = args.output not in (None, "-")
+            if to_file:
+                store.open_output(args.output)  # repaired; from now on the store writes it, after each commit
+            if info.finished:
+                print(f"crawl already finished: {info.done} pages; --fresh starts over", file=sys.stderr)
+                return 0
+            if info.resumed:
+                print(f"resuming: {info.done} done, {info.pending} pending", file=sys.stderr)
+            output = None if to_file else args.output
+            return asyncio.run(crawl_with_display(config, seeds, output, args.quiet, store))
+    except BrokenPipeError:
+        raise  # the reader of -o - has what it wants: main() ends quietly
+    except (sqlite3.Error, OSError) as exc:  # a full disk, say: SQLite kept its last commit
+        raise CommandFailed(f"{_describe(exc)}; what was saved is kept: the same command resumes "
+                            "once that is fixed") from None
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -397,5 +404,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except (OSError, CommandFailed) as exc:
-        print(f"crawler: error: {exc}", file=sys.stderr)
+        print(f"crawler: error: {_describe(exc)}", file=sys.stderr)
         return 1
+
+
+def _describe(exc: Exception) -> str:
+    """One line for a failure: an OS error by its file and reason, a database error as itself."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, sqlite3.Error):
+        return f"state database: {exc}"
+    return str(exc)

@@ -52,7 +52,7 @@ from typing import Any, BinaryIO, Self
 
 from .config import CrawlConfig
 from .models import CrawlRequest, PageRecord
-from .sinks import encode_record
+from .sinks import encode_record, with_filename
 from .urls import canonical_netloc, normalize_url
 
 DB_NAME = "state.sqlite3"
@@ -287,8 +287,12 @@ class SqliteFrontier:
             self._db.commit()
             if self._output is not None and lines:
                 # Only now: a line in the file must already be saved, or a resume would repeat it.
-                self._output.write(b"".join(lines))
-                self._output.flush()
+                # A write that fails part-way leaves a torn line, which a resume cuts off.
+                try:
+                    self._output.write(b"".join(lines))
+                    self._output.flush()
+                except OSError as exc:
+                    raise with_filename(exc, self._output.name) from None
 
     def totals(self) -> dict[str, Any]:
         """The counters of the pages saved so far: pages, ok, errors, bytes, statuses, error_kinds."""

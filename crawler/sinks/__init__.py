@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
 import aiofiles
-from aiofiles.threadpool.text import AsyncTextIOWrapper
+from aiofiles.threadpool.binary import AsyncFileIO
 
 from ..models import PageRecord
 
@@ -34,32 +36,53 @@ def encode_record(record: PageRecord) -> str:
 
 
 class JsonLinesSink:
-    """Appends records to a JSON Lines file through aiofiles, one whole line per write."""
+    """Appends records to a JSON Lines file through aiofiles, one whole line per write.
+
+    A write that fails (a full disk) is undone: the file keeps only whole lines.
+    """
 
     def __init__(self, path: str | Path, *, append: bool = False) -> None:
         self.path = Path(path)
-        self._mode: Literal["a", "w"] = "a" if append else "w"
-        self._file: AsyncTextIOWrapper | None = None
+        self._mode: Literal["ab", "wb"] = "ab" if append else "wb"
+        self._file: AsyncFileIO | None = None
+        self._size = 0  # bytes of whole lines in the file
 
     async def write(self, record: PageRecord) -> None:
         """Write one record as one line, flushed so a crash leaves whole lines behind."""
         await self.write_many((record,))
 
     async def write_many(self, records: Sequence[PageRecord]) -> None:
-        """Write records as lines with one write and one flush (each a trip to aiofiles' thread)."""
+        """Write records as lines, unbuffered: each write is a trip to aiofiles' thread."""
         file = await self._open()
-        await file.write("".join(map(encode_record, records)))
-        await file.flush()
+        lines = "".join(map(encode_record, records)).encode("utf-8")
+        data = memoryview(lines)
+        try:
+            while data:  # an unbuffered file may take part of it (then fail on the rest)
+                data = data[await file.write(data):]
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # a device may not truncate; the error says enough
+                await file.truncate(self._size)
+            raise with_filename(exc, self.path) from None
+        self._size += len(lines)
 
     async def close(self) -> None:
         """Close the file (creating it empty if nothing was written)."""
         await (await self._open()).close()
 
-    async def _open(self) -> AsyncTextIOWrapper:
+    async def _open(self) -> AsyncFileIO:
         """The output file, opened on first use."""
         if self._file is None:
-            self._file = await aiofiles.open(self.path, self._mode, encoding="utf-8")
+            try:
+                self._file = await aiofiles.open(self.path, self._mode, buffering=0)
+                self._size = await self._file.seek(0, os.SEEK_END)
+            except OSError as exc:
+                raise with_filename(exc, self.path) from None
         return self._file
+
+
+def with_filename(exc: OSError, path: str | Path) -> OSError:
+    """exc, naming the file it happened to: a failed write does not say which."""
+    return exc if exc.filename is not None else OSError(exc.errno, exc.strerror, str(path))
 
 
 class StdoutSink:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -138,6 +139,39 @@ def test_a_resume_keeps_the_seeds_and_scope(site: DemoSiteProcess, tmp_path: Pat
         assert len(result.stderr.strip().splitlines()) == 1
     other = crawler(*args[:1], site.url + "page/1", *args[2:])
     assert other.returncode == 2 and "other seed URLs" in other.stderr
+
+
+def crawler_on_a_small_disk(limit: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """crawler(ARGS) in a process that may write no file beyond limit bytes: a disk that fills up."""
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run([sys.executable, "-m", "crawler", *args], capture_output=True, text=True,
+                          check=False, timeout=60, cwd=ROOT, preexec_fn=small_disk)
+
+
+def test_a_full_disk_ends_the_crawl_in_one_line_leaving_whole_lines(site: DemoSiteProcess,
+                                                                      tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = crawler_on_a_small_disk(50_000, "crawl", site.url, "-o", str(out), *FAST)
+    assert result.returncode == 1
+    assert result.stderr == f"crawler: error: {out}: File too large\n"
+    assert 0 < len(read_jsonl(out)) < RESUME_SITE.pages  # the lines before the failed write, whole
+
+
+def test_a_full_disk_under_state_is_resumed_once_there_is_room(site: DemoSiteProcess,
+                                                                tmp_path: Path) -> None:
+    out, state = tmp_path / "out.jsonl", tmp_path / "state"
+    args = ["crawl", site.url, "-o", str(out), "--state", str(state), *FAST]
+    full = crawler_on_a_small_disk(200_000, *args)
+    assert full.returncode == 1 and len(full.stderr.splitlines()) == 1
+    assert "the same command resumes once that is fixed" in full.stderr
+    assert len(read_jsonl(out)) < RESUME_SITE.pages
+    result = crawler(*args)
+    assert result.returncode == 0 and "resuming: " in result.stderr
+    urls = [record["url"] for record in read_jsonl(out)]
+    assert len(urls) == len(set(urls)) and set(urls) == expected_urls(RESUME_SITE, site.url)
 
 
 def test_fresh_needs_state() -> None:
