@@ -96,14 +96,31 @@ def _async(handler: Callable[[web.Request], web.StreamResponse]) -> Handler:
     return wrapped
 
 
-HEAD_10000 = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 10000\r\n\r\n"
+HEAD_HTML = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+HEAD_10000 = HEAD_HTML + b"Content-Length: 10000\r\n\r\n"
 
 
 async def raw_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Endpoints that break HTTP itself, dispatched on the request path."""
     request_line = await reader.readline()
+    if not request_line:  # the client closed a kept-alive connection
+        writer.close()
+        return
     await reader.readuntil(b"\r\n\r\n")
     path = request_line.split()[1].decode()
+    if path == "/ok":
+        writer.write(HEAD_HTML + b"Content-Length: 9\r\n\r\n<p>ok</p>")
+        await writer.drain()
+        await raw_handler(reader, writer)  # keep-alive: the next request on this connection
+        return
+    if path == "/longer-than-length":
+        # The body runs on past its Content-Length into what looks like a second response,
+        # which must not become the answer to the next request on this connection.
+        writer.write(HEAD_HTML + b"Content-Length: 12\r\n\r\n<p>short</p>"
+                     + HEAD_HTML + b"Content-Length: 8\r\n\r\nSMUGGLED")
+        await writer.drain()
+        await raw_handler(reader, writer)
+        return
     if path == "/silent":
         await reader.read()  # accept, then say nothing until the client gives up
     elif path == "/lying-length":
@@ -277,6 +294,14 @@ async def test_truncated_gzip_is_a_decoding_error_keeping_the_prefix(
 async def test_content_length_that_lies_is_a_connection_error(fetch: Any, servers: Servers) -> None:
     result = await fetch(f"{servers.raw}/lying-length")
     assert (result.status, error_kind(result), result.body) == (200, "connection", b"a" * 100)
+
+
+async def test_a_body_longer_than_its_length_smuggles_nothing_into_the_next_response(
+    fetch_many: Fetch, servers: Servers
+) -> None:
+    first, second = await fetch_many([f"{servers.raw}/longer-than-length", f"{servers.raw}/ok"])
+    assert (first.status, error_kind(first), first.body) == (200, None, b"<p>short</p>")
+    assert (second.status, error_kind(second), second.body) == (200, None, b"<p>ok</p>")
 
 
 async def test_reset_mid_body_is_a_connection_error(fetch: Any, servers: Servers) -> None:
