@@ -83,6 +83,7 @@ def _add_crawl_options(parser: argparse.ArgumentParser, *, one_mode: bool = True
     add("--user-agent", metavar="UA", help="the User-Agent header and robots.txt name")
     add("--no-robots", action="store_true", help="ignore robots.txt")
     add("--follow-nofollow", action="store_true", help="follow rel=nofollow and meta nofollow links")
+    add("--sitemaps", action="store_true", help="also crawl the pages the sites' sitemaps list")
     add("--allow-domain", action="append", metavar="DOMAIN", help="also crawl this domain (repeatable)")
     add("--allow-private", action="store_true",
         help="let hosts other than the seeds' be private, loopback or link-local addresses")
@@ -162,6 +163,8 @@ def config_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None =
         overrides["respect_robots"] = False
     if args.follow_nofollow:
         overrides["follow_nofollow"] = True
+    if args.sitemaps:
+        overrides["sitemaps"] = True
     if args.allow_private:
         overrides["allow_private_addresses"] = True
     if args.insecure:

@@ -49,6 +49,7 @@ class CrawlConfig:
     max_retry_after: float = 120.0
     respect_robots: bool = True
     follow_nofollow: bool = False
+    sitemaps: bool = False
     allow_private_addresses: bool = False
     verify_tls: bool = True
     ca_file: str | None = None
@@ -85,7 +86,7 @@ _NON_NEGATIVE_INTS = (
 )
 _POSITIVE_FLOATS = ("timeout", "connect_timeout", "time_limit", "backoff_max")
 _NON_NEGATIVE_FLOATS = ("delay", "backoff_base", "max_retry_after")
-_BOOLS = ("respect_robots", "follow_nofollow", "allow_private_addresses", "verify_tls")
+_BOOLS = ("respect_robots", "follow_nofollow", "sitemaps", "allow_private_addresses", "verify_tls")
 
 
 def _validate(config: CrawlConfig) -> None:

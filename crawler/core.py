@@ -38,6 +38,7 @@ from .parsing import is_html
 from .policy import Scope, TrapGuard
 from .retry import is_retryable, retry_wait
 from .robots import DISALLOW_ALL, RobotsRules, robots_url, rules_from_response
+from .sitemaps import default_sitemap_url, parse_sitemap
 from .urls import canonical_netloc, normalize_url
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -47,6 +48,8 @@ MAX_ROBOTS_REDIRECTS = 5
 # address, a certificate that does not verify): its robots.txt failing so says
 # nothing about what it allows, and waiting for it would hide the cause.
 _REFUSED_OUTRIGHT = frozenset({"blocked_address", "tls"})
+# Sitemap files read in one crawl at most: an index of indexes cannot make the crawl read for ever.
+MAX_SITEMAPS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class CrawlStats:
     duplicates: int = 0
     too_deep: int = 0
     traps: int = 0
+    sitemap_pages: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     error_kinds: dict[str, int] = field(default_factory=dict)
 
@@ -98,6 +102,7 @@ class _Counters:
     duplicates: int = 0
     too_deep: int = 0
     traps: int = 0
+    sitemap_pages: int = 0  # page URLs listed by the sitemaps read, new or not
     statuses: Counter[int] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
 
@@ -120,7 +125,9 @@ class CrawlCore:
         self._clock = clock
         self._rng = rng or random.Random()
         self._hosts: dict[str, _HostState] = {}
-        self._followups: deque[CrawlRequest] = deque()  # redirects, due retries, robots.txt
+        self._followups: deque[CrawlRequest] = deque()  # redirects, due retries, robots.txt, sitemaps
+        self._seed_origins: set[str] = set()
+        self._sitemaps_queued: set[str] = set()
         self._delayed: list[tuple[float, int, CrawlRequest]] = []  # retries waiting out a backoff
         self._sequence = itertools.count()
         self._outbox: list[PageRecord] = []  # records made without a fetch
@@ -144,6 +151,10 @@ class CrawlCore:
             added.append(url)
         for url in added:
             self.add_url(url, depth=0)
+            origin = self._host(url).origin
+            if self.config.sitemaps and not self.config.respect_robots and origin not in self._seed_origins:
+                self._queue_sitemaps([default_sitemap_url(origin)], url)  # no robots.txt to name them
+            self._seed_origins.add(origin)
         return added
 
     def add_url(self, url: str, depth: int, referrer: str | None = None) -> bool:
@@ -232,13 +243,13 @@ class CrawlCore:
             self._followups.append(heapq.heappop(self._delayed)[2])
 
     def _next_followup(self, now: float) -> CrawlRequest | None:
-        """A ready redirect target, retry or robots.txt request, if any."""
+        """A ready redirect target, retry, robots.txt or sitemap request, if any."""
         for _ in range(len(self._followups)):
             request = self._followups.popleft()
             state = self._host(request.url)
             if request.kind == "robots" and self._slot_free(state, now):
                 return request
-            gate = self._gate(state, now) if request.kind == "page" else False
+            gate = self._gate(state, now) if request.kind != "robots" else False
             if gate is True:
                 if self._robots_allow(state, request):
                     return request
@@ -252,6 +263,8 @@ class CrawlCore:
     def _drop_disallowed_followup(self, request: CrawlRequest) -> None:
         """End a redirect chain whose target robots.txt forbids, with a record that says so."""
         self._counts.robots_disallowed += 1
+        if request.kind == "sitemap":
+            return  # a sitemap is no page: it has no record
         record = _unfetched_record(request, "robots_disallowed", "robots.txt disallows this redirect target")
         self._count(record)
         self.store.record_done(request, record)
@@ -354,6 +367,9 @@ class CrawlCore:
         records, self._outbox = self._outbox, []
         if request.kind == "robots":
             self._complete_robots(request, fetch, now)
+            return records
+        if request.kind == "sitemap":
+            self._complete_sitemap(request, fetch, now)
             return records
         if self._should_retry(request, fetch):
             self._schedule_retry(request, fetch, self._host(request.url), now)
@@ -499,6 +515,35 @@ class CrawlCore:
         crawl_delay = rules.crawl_delay(self.config.user_agent)
         if crawl_delay is not None:
             state.delay = max(state.delay, crawl_delay)
+        if self.config.sitemaps and state.origin in self._seed_origins:
+            self._queue_sitemaps(rules.sitemaps() or [default_sitemap_url(state.origin)], fetch.url)
+
+    def _queue_sitemaps(self, urls: Iterable[str], base: str) -> None:
+        """Queue sitemaps to read: each once, in scope, at most MAX_SITEMAPS in a crawl."""
+        for raw in urls:
+            url = normalize_url(raw, base)
+            if url is None or url in self._sitemaps_queued or self.scope.rejects(url):
+                continue
+            if len(self._sitemaps_queued) >= MAX_SITEMAPS:
+                return
+            self._sitemaps_queued.add(url)
+            self._followups.append(CrawlRequest(url=url, kind="sitemap"))
+
+    def _complete_sitemap(self, request: CrawlRequest, fetch: FetchResult, now: float) -> None:
+        """Queue the pages a sitemap lists (one hop from the seeds) and the sitemaps it names."""
+        if self._should_retry(request, fetch):
+            self._schedule_retry(request, fetch, self._host(request.url), now)
+            return
+        if fetch.error is None and fetch.status in REDIRECT_STATUSES and fetch.location:
+            self._queue_sitemaps([fetch.location], fetch.url)  # each URL once: no loop
+            return
+        if fetch.error is not None or fetch.status is None or not 200 <= fetch.status < 300:
+            return  # a missing /sitemap.xml is the common case, not an error of the crawl
+        sitemap = parse_sitemap(fetch.body, fetch.url, self.config.max_body_bytes)
+        self._counts.sitemap_pages += len(sitemap.pages)
+        for url in sitemap.pages:
+            self.add_url(url, depth=1, referrer=fetch.url)
+        self._queue_sitemaps(sitemap.sitemaps, fetch.url)
 
 
 def _replace(request: CrawlRequest, **changes: object) -> CrawlRequest:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-RequestKind = Literal["page", "robots"]
+RequestKind = Literal["page", "robots", "sitemap"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,10 @@ class RobotsRules:
             return self.parser.can_fetch(url, user_agent)
         return self.allow_all
 
+    def sitemaps(self) -> list[str]:
+        """The URLs of the file's ``Sitemap:`` lines, as written."""
+        return list(self.parser.sitemaps) if self.parser is not None else []
+
     def crawl_delay(self, user_agent: str) -> float | None:
         """The Crawl-delay for user_agent, capped, or None."""
         if self.parser is None:

@@ -328,3 +328,57 @@ def test_trap_guards() -> None:
 def test_bad_seed_is_refused() -> None:
     with pytest.raises(ValueError):
         make_core().add_seeds(["mailto:me@example.org"])
+
+
+def sitemap(*locs: str, index: bool = False, status: int = 200):
+    """A sitemap answer listing page URLs (or, as an index, sitemap URLs)."""
+    entry, root = ("sitemap", "sitemapindex") if index else ("url", "urlset")
+    body = f"<{root}>" + "".join(f"<{entry}><loc>{loc}</loc></{entry}>" for loc in locs) + f"</{root}>"
+    return lambda request: FetchResult(url=request.url, status=status, body=body.encode(),
+                                       content_type="application/xml")
+
+
+def test_sitemaps_named_by_robots_add_their_pages_one_hop_from_the_seed() -> None:
+    core = make_core(respect_robots=True, sitemaps=True)
+    core.add_seeds([ROOT])
+    site = {
+        ROOT + "robots.txt": robots(f"User-agent: *\nDisallow: /private\nSitemap: {ROOT}index.xml\n"
+                                    "Sitemap: http://other.test/s.xml"),
+        ROOT + "index.xml": sitemap(ROOT + "pages.xml", ROOT + "index.xml", index=True),  # names itself too
+        ROOT + "pages.xml": sitemap(ROOT + "orphan", ROOT, ROOT + "private/x", "http://other.test/y"),
+        ROOT: html(ROOT),
+        ROOT + "orphan": html(ROOT + "orphan"),
+    }
+    records = {r.url: r for r in drive(core, site)}
+    assert set(records) == {ROOT, ROOT + "orphan"}  # sitemaps make no records of their own
+    assert (records[ROOT + "orphan"].depth, records[ROOT + "orphan"].referrer) == (1, ROOT + "pages.xml")
+    stats = core.statistics()
+    assert (stats.sitemap_pages, stats.robots_disallowed, stats.out_of_scope) == (4, 1, 1)
+
+
+@pytest.mark.parametrize("respect_robots", [True, False])
+def test_without_a_sitemap_line_sitemap_xml_is_tried_and_its_absence_is_no_error(respect_robots: bool) -> None:
+    core = make_core(respect_robots=respect_robots, sitemaps=True)
+    core.add_seeds([ROOT])
+    asked: list[str] = []
+    site = {ROOT + "robots.txt": robots("User-agent: *\nAllow: /\n"), ROOT: html(ROOT)}
+    records = drive(core, {**site, ROOT + "sitemap.xml": lambda r: asked.append(r.url) or robots("", 404)(r)})
+    assert [r.url for r in records] == [ROOT] and asked == [ROOT + "sitemap.xml"]
+    assert core.statistics().errors == 0
+
+
+def test_sitemaps_are_off_by_default_and_retried_or_redirected_like_pages() -> None:
+    core = make_core(respect_robots=True)
+    core.add_seeds([ROOT])
+    drive(core, {ROOT + "robots.txt": robots(f"Sitemap: {ROOT}s.xml"), ROOT: html(ROOT)})
+    assert core.statistics().sitemap_pages == 0
+
+    clock = Clock()
+    core = make_core(clock, respect_robots=True, sitemaps=True)
+    core.add_seeds([ROOT])
+    answers = iter([sitemap(status=503), sitemap(ROOT + "late")])
+    moved = FetchResult(url=ROOT + "s.xml", status=301, location="/moved.xml")
+    site = {ROOT + "robots.txt": robots(f"Sitemap: {ROOT}s.xml"), ROOT + "s.xml": moved,
+            ROOT + "moved.xml": lambda r: next(answers)(r), ROOT: html(ROOT), ROOT + "late": html(ROOT + "late")}
+    assert {r.url for r in drive(core, site, clock)} == {ROOT, ROOT + "late"}
+    assert core.statistics().retries == 1
