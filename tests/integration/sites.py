@@ -10,6 +10,7 @@ each request started and how many were in flight.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import itertools
 import threading
 import time
@@ -84,6 +85,46 @@ def edge_site_app() -> web.Application:
             return web.Response(status=status, headers={"Location": text})
         return web.Response(status=status, text=text, content_type=content_type.split(";")[0],
                             charset="utf-8")
+
+    app = web.Application()
+    app.router.add_get("/{path:.*}", handle)
+    return app
+
+
+SITEMAP_URLSET = ('<?xml version="1.0" encoding="UTF-8"?>'
+                  '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{}</urlset>')
+# path -> (content type, body): a site whose robots.txt names a sitemap index of three sitemaps,
+# one gzipped and one moved (then in the text format), listing pages no link reaches.
+SITEMAP_ROUTES: dict[str, tuple[str, bytes]] = {
+    "/robots.txt": ("text/plain", b"User-agent: *\nDisallow: /private\nSitemap: /sitemap_index.xml\n"),
+    "/sitemap_index.xml": ("application/xml", (
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<sitemap><loc>{loc}</loc></sitemap>"
+                  for loc in ("/sitemap-pages.xml", "/sitemap-more.xml.gz", "/old-sitemap.xml"))
+        + "</sitemapindex>").encode()),
+    "/sitemap-pages.xml": ("application/xml", SITEMAP_URLSET.format("".join(
+        f"<url><loc>{loc}</loc></url>"
+        for loc in ("/orphan-1", "/", "/private/hidden", "http://elsewhere.invalid/x"))).encode()),
+    "/sitemap-more.xml.gz": ("application/gzip", gzip.compress(
+        SITEMAP_URLSET.format("<url><loc>/orphan-2</loc></url>").encode())),
+    "/new-sitemap.txt": ("text/plain", b"/orphan-3\n"),
+    "/": ("text/html", _page("Home", "/linked").encode()),
+    **{path: ("text/html", _page(path).encode()) for path in ("/linked", "/orphan-1", "/orphan-2",
+                                                              "/orphan-3", "/private/hidden")},
+}
+SITEMAP_PAGES = {"/orphan-1", "/orphan-2", "/orphan-3"}  # what only the sitemaps lead to
+
+
+def sitemap_site_app() -> web.Application:
+    """The sitemap site: see SITEMAP_ROUTES; /old-sitemap.xml moved to /new-sitemap.txt."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.path == "/old-sitemap.xml":
+            raise web.HTTPMovedPermanently("/new-sitemap.txt")
+        if request.path not in SITEMAP_ROUTES:
+            raise web.HTTPNotFound()
+        content_type, body = SITEMAP_ROUTES[request.path]
+        return web.Response(body=body, content_type=content_type)
 
     app = web.Application()
     app.router.add_get("/{path:.*}", handle)

@@ -18,7 +18,14 @@ from crawler.frontier import FrontierStore
 from crawler.state import SqliteFrontier
 
 from ..conftest import SMALL_SITE
-from .sites import EDGE_EXPECTED, counting_app, edge_site_app, serve
+from .sites import (
+    EDGE_EXPECTED,
+    SITEMAP_PAGES,
+    counting_app,
+    edge_site_app,
+    serve,
+    sitemap_site_app,
+)
 
 # Fields that depend on timing or on the order fetches complete in (first discoverer).
 TIMING = {"elapsed_ms", "fetched_at"}
@@ -36,6 +43,13 @@ def mode(request: pytest.FixtureRequest) -> str:
 def edge_site() -> Iterator[str]:
     """The hand-built edge-case site."""
     with serve(edge_site_app()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def sitemap_site() -> Iterator[str]:
+    """A site whose sitemaps list pages that no link reaches."""
+    with serve(sitemap_site_app()) as url:
         yield url
 
 
@@ -84,6 +98,16 @@ async def test_edge_site_over_the_sqlite_store_gives_the_same_records(mode: str,
         assert store.pending_count() == 0
     assert {summarise(record, edge_site) for record in records} == EDGE_EXPECTED
     assert len(records) == len(EDGE_EXPECTED)
+
+
+async def test_sitemaps_add_the_pages_they_list(mode: str, sitemap_site: str) -> None:
+    def paths(records: list[PageRecord]) -> set[str]:
+        return {"/" + record.url.removeprefix(sitemap_site) for record in records}
+
+    assert paths(await crawl(sitemap_site, mode)) == {"/", "/linked"}
+    listed = await crawl(sitemap_site, mode, sitemaps=True)
+    assert paths(listed) == {"/", "/linked"} | SITEMAP_PAGES
+    assert all(record.status == 200 and record.depth <= 1 for record in listed)
 
 
 async def test_demo_site_one_at_a_time_matches_sync_field_for_field(mode: str, small_site: Any,
