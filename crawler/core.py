@@ -261,7 +261,7 @@ class CrawlCore:
         return None
 
     def _drop_disallowed_followup(self, request: CrawlRequest) -> None:
-        """End a redirect chain whose target robots.txt forbids, with a record that says so."""
+        """Drop a follow-up robots.txt forbids: a redirect chain ends with a record that says so."""
         self._counts.robots_disallowed += 1
         if request.kind == "sitemap":
             return  # a sitemap is no page: it has no record
