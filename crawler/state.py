@@ -147,7 +147,10 @@ class SqliteFrontier:
                 _check_same(json.loads(saved), identity, self.directory)
         done = self._totals["pages"]
         budget_spent = config.max_pages is not None and done >= config.max_pages
-        finished = saved is not None and (budget_spent or (self._pending == 0 and self._all_seen(urls)))
+        # With sitemaps, an empty frontier may only mean they were not read yet (or list new
+        # pages since): such a crawl runs again, and its sitemaps' known pages are seen already.
+        drained = self._pending == 0 and self._all_seen(urls) and not config.sitemaps
+        finished = saved is not None and (budget_spent or drained)
         return ResumeInfo(resumed=saved is not None, done=done, pending=self._pending, finished=finished)
 
     def open_output(self, path: str | Path) -> int:

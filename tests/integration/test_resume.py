@@ -18,6 +18,8 @@ import pytest
 from crawler.config import MODES
 from crawler.demo import DemoSiteProcess, DemoSpec, expected_urls
 
+from .sites import SITEMAP_PAGES, serve, sitemap_site_app
+
 ROOT = Path(__file__).resolve().parents[2]
 # Slow enough (latency) that a kill finds the crawl running, small enough to finish in seconds.
 RESUME_SITE = DemoSpec(pages=400, latency_ms=40, seed=11)
@@ -127,6 +129,18 @@ def test_a_finished_crawl_says_so_and_fresh_starts_over(site: DemoSiteProcess, t
     fresh = crawler(*args, "--fresh")
     assert fresh.returncode == 0 and "resuming" not in fresh.stderr
     assert len(read_jsonl(out)) == 30
+
+
+def test_a_rerun_with_sitemaps_reads_them_again_and_writes_nothing_twice(tmp_path: Path) -> None:
+    out, state = tmp_path / "out.jsonl", tmp_path / "state"
+    with serve(sitemap_site_app()) as url:
+        args = ["crawl", url, "-o", str(out), "--state", str(state), "--sitemaps", *FAST]
+        assert crawler(*args).returncode == 0
+        first = out.read_bytes()
+        again = crawler(*args)  # a sitemap may list new pages since: it is read again
+    assert again.returncode == 0 and "resuming: 5 done, 0 pending" in again.stderr
+    assert out.read_bytes() == first
+    assert {"/" + record["url"].removeprefix(url) for record in read_jsonl(out)} == {"/", "/linked"} | SITEMAP_PAGES
 
 
 def test_a_resume_keeps_the_seeds_and_scope(site: DemoSiteProcess, tmp_path: Path) -> None:
