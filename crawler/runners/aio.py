@@ -268,10 +268,12 @@ def _quiet_worker(crawl_pid: int) -> None:
 
     A terminal sends SIGINT to every process of the group; the crawl stops gracefully
     and then shuts the pool down. A forked worker also inherits the event loop's
-    signal wake-up socket, through which its signals would reach the parent.
+    signal wake-up socket, through which its signals would reach the parent, and
+    its SIGTERM handler, which without that socket would make SIGTERM do nothing.
     """
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     follow(crawl_pid)
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from crawler.demo import expected_urls
@@ -112,6 +113,28 @@ def test_sigint_stops_gracefully_with_valid_output(slow_site, tmp_path: Path) ->
     assert len({r["url"] for r in records}) == len(records)
     assert "Traceback" not in stderr
 
+
+def test_sigterm_ends_a_parse_worker_and_the_crawl_goes_on(slow_site, tmp_path: Path) -> None:
+    # A forked worker inherits the crawl's SIGTERM handler; it must not make SIGTERM do nothing.
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", slow_site.url, "-o", str(out),
+                                "-c", "8", "-q"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 10):
+        time.sleep(0.1)
+    workers = psutil.Process(process.pid).children()
+    assert workers, "the crawl runs a parse pool"
+    for worker in workers:
+        worker.terminate()
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive
+    lines = out.read_text().count("\n")
+    while time.monotonic() < deadline and out.read_text().count("\n") < lines + 10:
+        time.sleep(0.1)  # pages parse inline from now on
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert len(read_jsonl(out)) >= lines + 10
 
 
 def test_version_and_module_entry() -> None:
