@@ -152,9 +152,9 @@ class CrawlCore:
         for url in added:
             self.add_url(url, depth=0)
             origin = self._host(url).origin
-            if self.config.sitemaps and not self.config.respect_robots and origin not in self._seed_origins:
-                self._queue_sitemaps([default_sitemap_url(origin)], url)  # no robots.txt to name them
             self._seed_origins.add(origin)
+            if self.config.sitemaps and not self.config.respect_robots:
+                self._queue_sitemaps([default_sitemap_url(origin)], url)  # no robots.txt to name them
         return added
 
     def add_url(self, url: str, depth: int, referrer: str | None = None) -> bool:
