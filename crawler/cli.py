@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
 from .config import MODES, ConfigError, CrawlConfig, load_config
 from .state import StateError
 from .urls import normalize_url
+from .version import __version__
 
 # The crawl machinery (aiohttp, rich, the drivers) loads in the command that needs it,
 # so that --help and a mistake on the command line answer at once.
