@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .config import CrawlConfig
+from .errors import REFUSED_OUTRIGHT, ErrorKind
 from .frontier import FrontierStore, MemoryFrontier
 from .models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
 from .parsing import is_html
@@ -44,10 +45,6 @@ from .urls import canonical_netloc, normalize_url
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # RFC 9309 2.3.1.2: follow at least five redirect hops for robots.txt.
 MAX_ROBOTS_REDIRECTS = 5
-# Fetch errors that end every request to a host before anything is sent (a guarded
-# address, a certificate that does not verify): its robots.txt failing so says
-# nothing about what it allows, and waiting for it would hide the cause.
-_REFUSED_OUTRIGHT = frozenset({"blocked_address", "tls"})
 # Sitemap files read in one crawl at most: an index of indexes cannot make the crawl read for ever.
 MAX_SITEMAPS = 1000
 
@@ -265,7 +262,7 @@ class CrawlCore:
         self._counts.robots_disallowed += 1
         if request.kind == "sitemap":
             return  # a sitemap is no page: it has no record
-        record = _unfetched_record(request, "robots_disallowed", "robots.txt disallows this redirect target")
+        record = _unfetched_record(request, ErrorKind.ROBOTS_DISALLOWED, "robots.txt disallows this redirect target")
         self._count(record)
         self.store.record_done(request, record)
         self._outbox.append(record)
@@ -450,13 +447,13 @@ class CrawlCore:
         target = normalize_url(fetch.location or "", base=fetch.url)
         chain = request.redirects + (request.url,)
         if target is None:
-            error = ErrorInfo("bad_redirect", f"Location {fetch.location!r} is not a crawlable URL")
+            error = ErrorInfo(ErrorKind.BAD_REDIRECT, f"Location {fetch.location!r} is not a crawlable URL")
             return _record(request, fetch, None, error)
         if target in chain:
-            error = ErrorInfo("redirect_loop", f"redirect back to {target}, already passed through")
+            error = ErrorInfo(ErrorKind.REDIRECT_LOOP, f"redirect back to {target}, already passed through")
             return _record(request, fetch, None, error, links=[target])
         if len(chain) > self.config.max_redirects:
-            error = ErrorInfo("too_many_redirects", f"more than {self.config.max_redirects} redirects")
+            error = ErrorInfo(ErrorKind.TOO_MANY_REDIRECTS, f"more than {self.config.max_redirects} redirects")
             return _record(request, fetch, None, error, links=[target])
         if self.scope.rejects(target) or not self.store.add_seen(target, via=request.origin_url):
             # Out of scope or already seen (a loop ends here): the record shows where it pointed.
@@ -477,10 +474,10 @@ class CrawlCore:
         """Build the record of a final answer and queue the links it allows."""
         error = fetch.error
         if error is None and fetch.truncated:
-            error = ErrorInfo("body_too_large", f"body larger than {self.config.max_body_bytes} bytes; "
+            error = ErrorInfo(ErrorKind.BODY_TOO_LARGE, f"body larger than {self.config.max_body_bytes} bytes; "
                                                 "the rest was not read")
         if error is None and is_retryable(fetch):
-            error = ErrorInfo("http_status", f"HTTP {fetch.status} after {request.retries} retries")
+            error = ErrorInfo(ErrorKind.HTTP_STATUS, f"HTTP {fetch.status} after {request.retries} retries")
         links = list(parsed.links) if parsed else []
         if parsed and not parsed.meta_nofollow:
             skip = frozenset() if self.config.follow_nofollow else parsed.nofollow
@@ -502,7 +499,7 @@ class CrawlCore:
         rules = rules_from_response(fetch.status, fetch.body) if fetch.error is None and fetch.status else None
         if rules is None and fetch.status in REDIRECT_STATUSES:
             rules = rules_from_response(404, b"")  # RFC 9309: too many redirects means unavailable
-        if fetch.error is not None and fetch.error.kind in _REFUSED_OUTRIGHT:
+        if fetch.error is not None and fetch.error.kind in REFUSED_OUTRIGHT:
             # No request can reach this host: let each page fail with its own record.
             rules = rules_from_response(404, b"")
         if rules is None:
@@ -577,7 +574,7 @@ def _record(request: CrawlRequest, fetch: FetchResult, parsed: ParseResult | Non
     )
 
 
-def _unfetched_record(request: CrawlRequest, kind: str, message: str) -> PageRecord:
+def _unfetched_record(request: CrawlRequest, kind: ErrorKind, message: str) -> PageRecord:
     """The record of a request that ended without a fetch (a redirect target robots forbids)."""
     return _record(request, FetchResult(url=request.url, fetched_at=time.time()), None,
                    ErrorInfo(kind, message))

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from .errors import RETRYABLE
 from .models import FetchResult
 
 # Statuses worth another try: the server said "later" or failed in passing.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-# Fetch error kinds that a later attempt may not hit again.
-RETRYABLE_ERRORS = frozenset({"timeout", "connection", "decoding"})
 
 
 def is_retryable(fetch: FetchResult) -> bool:
     """True when the fetch failed in a way that another attempt may fix."""
     if fetch.error is not None:
-        return fetch.error.kind in RETRYABLE_ERRORS
+        return fetch.error.kind in RETRYABLE
     return fetch.status in RETRYABLE_STATUSES
 
 
@@ -39,8 +38,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def retry_wait(fetch: FetchResult, attempt: int, base: float, cap: float,

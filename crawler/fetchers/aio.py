@@ -11,12 +11,10 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from ..config import CrawlConfig
+from ..errors import ErrorKind
 from ..models import CrawlRequest, ErrorInfo, FetchResult
 from .body import (
     CHUNK_SIZE,
-    CONNECTION,
-    INVALID_URL,
-    TIMEOUT,
     BodyReader,
     Stopwatch,
     check_url,
@@ -24,7 +22,7 @@ from .body import (
     make_result,
     request_headers,
 )
-from .guard import BLOCKED_ADDRESS, AddressGuard, blocked_cause
+from .guard import AddressGuard, blocked_cause
 from .tls import certificate_error, tls_context
 
 _TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
@@ -129,9 +127,9 @@ class AsyncFetcher:
             return untrusted
         blocked = blocked_cause(exc)
         if blocked is not None:
-            return ErrorInfo(BLOCKED_ADDRESS, str(blocked))
+            return ErrorInfo(ErrorKind.BLOCKED_ADDRESS, str(blocked))
         if isinstance(exc, TimeoutError) and not str(exc):
-            return ErrorInfo(TIMEOUT, f"no complete response within {self._config.timeout} s")
+            return ErrorInfo(ErrorKind.TIMEOUT, f"no complete response within {self._config.timeout} s")
         return classify_error(exc)
 
 
@@ -169,9 +167,9 @@ async def _read_body(response: aiohttp.ClientResponse, reader: BodyReader) -> No
 def classify_error(exc: BaseException) -> ErrorInfo:
     """Turn an aiohttp or socket exception into an error kind and message."""
     if isinstance(exc, TimeoutError):  # includes aiohttp's ServerTimeoutError
-        return ErrorInfo(TIMEOUT, describe(exc))
+        return ErrorInfo(ErrorKind.TIMEOUT, describe(exc))
     if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
-        return ErrorInfo(INVALID_URL, describe(exc))
+        return ErrorInfo(ErrorKind.INVALID_URL, describe(exc))
     if isinstance(exc, _TRANSPORT_ERRORS):
-        return ErrorInfo(CONNECTION, describe(exc))
-    return ErrorInfo(INVALID_URL, describe(exc))  # a URL the client cannot encode
+        return ErrorInfo(ErrorKind.CONNECTION, describe(exc))
+    return ErrorInfo(ErrorKind.INVALID_URL, describe(exc))  # a URL the client cannot encode

@@ -20,12 +20,10 @@ from urllib3.exceptions import (
 from urllib3.response import BaseHTTPResponse
 
 from ..config import CrawlConfig
+from ..errors import ErrorKind
 from ..models import CrawlRequest, ErrorInfo, FetchResult
 from .body import (
     CHUNK_SIZE,
-    CONNECTION,
-    INVALID_URL,
-    TIMEOUT,
     BodyReader,
     Stopwatch,
     check_url,
@@ -34,7 +32,7 @@ from .body import (
     request_headers,
 )
 from .connections import POOL_CLASSES_BY_SCHEME, Served, serving
-from .guard import BLOCKED_ADDRESS, AddressGuard, blocked_cause
+from .guard import AddressGuard, blocked_cause
 from .tls import certificate_error, tls_context
 
 _TRANSPORT_ERRORS = (HTTPError, OSError)
@@ -127,12 +125,12 @@ class BlockingFetcher:
             return self._deadline_error()
         blocked = blocked_cause(exc)
         if blocked is not None:
-            return ErrorInfo(BLOCKED_ADDRESS, str(blocked))
+            return ErrorInfo(ErrorKind.BLOCKED_ADDRESS, str(blocked))
         return certificate_error(exc) or classify_error(exc)
 
     def _deadline_error(self) -> ErrorInfo:
         """The error of a fetch whose headers were still arriving at the deadline."""
-        return ErrorInfo(TIMEOUT, f"no complete response headers within {self._config.timeout} s")
+        return ErrorInfo(ErrorKind.TIMEOUT, f"no complete response headers within {self._config.timeout} s")
 
     def _receive(
         self, request: CrawlRequest, response: BaseHTTPResponse, watch: Stopwatch
@@ -181,12 +179,12 @@ def _set_read_timeout(response: BaseHTTPResponse, seconds: float) -> None:
 def classify_error(exc: BaseException) -> ErrorInfo:
     """Turn a urllib3 or socket exception into an error kind and message."""
     if isinstance(exc, LocationValueError):
-        return ErrorInfo(INVALID_URL, describe(exc))
+        return ErrorInfo(ErrorKind.INVALID_URL, describe(exc))
     # NewConnectionError subclasses ConnectTimeoutError in urllib3, but means refused.
     if isinstance(exc, NewConnectionError):
-        return ErrorInfo(CONNECTION, describe(exc))
+        return ErrorInfo(ErrorKind.CONNECTION, describe(exc))
     if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)):
-        return ErrorInfo(TIMEOUT, describe(exc))
+        return ErrorInfo(ErrorKind.TIMEOUT, describe(exc))
     if isinstance(exc, _TRANSPORT_ERRORS):
-        return ErrorInfo(CONNECTION, describe(exc))
-    return ErrorInfo(INVALID_URL, describe(exc))  # a URL the client cannot encode
+        return ErrorInfo(ErrorKind.CONNECTION, describe(exc))
+    return ErrorInfo(ErrorKind.INVALID_URL, describe(exc))  # a URL the client cannot encode

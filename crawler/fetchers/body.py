@@ -14,13 +14,8 @@ from urllib.parse import urlsplit
 
 import brotli  # type: ignore[import-untyped]
 
+from ..errors import ErrorKind
 from ..models import ErrorInfo, FetchResult
-
-# Error kinds a fetcher reports; see the crawler.fetchers docstring for their meaning.
-TIMEOUT = "timeout"
-CONNECTION = "connection"
-INVALID_URL = "invalid_url"
-DECODING = "decoding"
 
 CHUNK_SIZE = 64 * 1024
 # Output asked of a decoder per call: brotli may overshoot its output limit by about
@@ -43,9 +38,9 @@ def check_url(url: str) -> ErrorInfo | None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - parsing the port validates it (raises ValueError)
     except ValueError as exc:
-        return ErrorInfo(INVALID_URL, f"invalid URL {url!r}: {exc}")
+        return ErrorInfo(ErrorKind.INVALID_URL, f"invalid URL {url!r}: {exc}")
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return ErrorInfo(INVALID_URL, f"not an absolute http(s) URL: {url!r}")
+        return ErrorInfo(ErrorKind.INVALID_URL, f"not an absolute http(s) URL: {url!r}")
     return None
 
 
@@ -235,7 +230,7 @@ class BodyReader:
         """Pick the decoder for the codings, or record why there is none."""
         if len(codings) > 1:
             self._error = ErrorInfo(
-                DECODING, f"stacked content codings not supported: {', '.join(codings)}"
+                ErrorKind.DECODING, f"stacked content codings not supported: {', '.join(codings)}"
             )
             return None
         factory = _DECODERS.get(codings[0]) if codings else None
@@ -288,7 +283,7 @@ class BodyReader:
             while decoder.pending and not self.done:
                 self._keep(decoder.decode(b"", self._output_limit()))
         except (zlib.error, brotli.error) as exc:
-            self._error = ErrorInfo(DECODING, f"corrupt compressed body: {exc}")
+            self._error = ErrorInfo(ErrorKind.DECODING, f"corrupt compressed body: {exc}")
 
     def _output_limit(self) -> int:
         """Ask for one byte more than fits, which tells a full body from a longer one."""
@@ -307,7 +302,7 @@ class BodyReader:
         """Mark the end of the raw stream and return the decoded body (a prefix on error)."""
         decoder = self._decoder
         if decoder and self._raw_size and not self.done and not decoder.finished:
-            self._error = ErrorInfo(DECODING, "compressed body ended before its end marker")
+            self._error = ErrorInfo(ErrorKind.DECODING, "compressed body ended before its end marker")
         if len(self._parts) > 1:
             self._parts = [b"".join(self._parts)]
         return self._parts[0] if self._parts else b""

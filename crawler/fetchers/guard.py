@@ -24,10 +24,9 @@ from collections.abc import Collection, Iterable
 from urllib.parse import urlsplit
 
 from ..config import CrawlConfig
+from ..errors import ErrorKind
 from ..models import ErrorInfo
 from .body import wrapped_errors
-
-BLOCKED_ADDRESS = "blocked_address"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -92,7 +91,7 @@ class AddressGuard:
         address = literal_address(host)
         if address is None or is_public_address(address):
             return None
-        return ErrorInfo(BLOCKED_ADDRESS, _refusal(host, address))
+        return ErrorInfo(ErrorKind.BLOCKED_ADDRESS, _refusal(host, address))
 
     def check_addresses(self, host: str, addresses: Iterable[str]) -> None:
         """Raise BlockedAddress if host is guarded and any of its addresses is not public."""

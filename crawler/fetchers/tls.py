@@ -10,12 +10,12 @@ from __future__ import annotations
 import ssl
 
 from ..config import CrawlConfig
+from ..errors import ErrorKind
 from ..models import ErrorInfo
 from .body import wrapped_errors
 
 # The error kind of a server whose certificate did not verify (untrusted, expired,
 # for another host). Unlike a reset handshake, another attempt would fail the same way.
-TLS = "tls"
 
 
 def tls_context(config: CrawlConfig) -> ssl.SSLContext | None:
@@ -39,5 +39,5 @@ def certificate_error(exc: BaseException) -> ErrorInfo | None:
         # aiohttp's wrapper is an SSLCertVerificationError too, without the reason.
         reason = getattr(error, "verify_message", None)
         if isinstance(error, ssl.SSLCertVerificationError) and reason:
-            return ErrorInfo(TLS, f"certificate verify failed: {reason}")
+            return ErrorInfo(ErrorKind.TLS, f"certificate verify failed: {reason}")
     return None

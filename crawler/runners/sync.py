@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from ..core import CrawlCore
+from ..errors import ErrorKind
 from ..fetchers import BlockingFetcher
 from ..hooks import PageHook, call_hook
 from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
@@ -34,7 +35,7 @@ def fetch_and_parse(fetcher: BlockingFetcher, request: CrawlRequest, needs_parse
 
 def internal_error(request: CrawlRequest, exc: BaseException) -> FetchResult:
     """The result of a request whose work failed unexpectedly."""
-    return FetchResult(url=request.url, error=ErrorInfo("internal", f"{type(exc).__name__}: {exc}"),
+    return FetchResult(url=request.url, error=ErrorInfo(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}"),
                        fetched_at=time.time())
 
 
