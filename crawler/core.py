@@ -32,19 +32,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .config import CrawlConfig
-from .errors import REFUSED_OUTRIGHT, ErrorKind
+from .errors import ErrorKind
 from .frontier import FrontierStore, MemoryFrontier
-from .models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
+from .models import REDIRECT_STATUSES, CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
 from .parsing import is_html
 from .policy import Scope, TrapGuard
 from .retry import is_retryable, retry_wait
-from .robots import DISALLOW_ALL, RobotsRules, robots_url, rules_from_response
+from .robots import RobotsRules, judge_robots, robots_url
 from .sitemaps import default_sitemap_url, parse_sitemap
+from .slots import LocalSlots, Slots
 from .urls import canonical_netloc, normalize_url
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# RFC 9309 2.3.1.2: follow at least five redirect hops for robots.txt.
-MAX_ROBOTS_REDIRECTS = 5
 # Sitemap files read in one crawl at most: an index of indexes cannot make the crawl read for ever.
 MAX_SITEMAPS = 1000
 
@@ -70,18 +68,6 @@ class CrawlStats:
     sitemap_pages: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     error_kinds: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class _HostState:
-    """Politeness and robots.txt state of one host."""
-
-    origin: str
-    active: int = 0
-    next_start: float = 0.0
-    delay: float = 0.0
-    rules: RobotsRules | None = None
-    robots_pending: bool = False
 
 
 @dataclass(slots=True)
@@ -114,14 +100,15 @@ class CrawlCore:
         *,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        slots: Slots | None = None,
     ) -> None:
         self.config = config
         self.store: FrontierStore = store if store is not None else MemoryFrontier()
+        self.slots: Slots = slots if slots is not None else LocalSlots(config.per_host, config.delay)
         self.scope = Scope.for_seeds([], config)
         self.traps = TrapGuard.for_config(config)
         self._clock = clock
         self._rng = rng or random.Random()
-        self._hosts: dict[str, _HostState] = {}
         self._followups: deque[CrawlRequest] = deque()  # redirects, due retries, robots.txt, sitemaps
         self._seed_origins: set[str] = set()
         self._sitemaps_queued: set[str] = set()
@@ -148,7 +135,7 @@ class CrawlCore:
             added.append(url)
         for url in added:
             self.add_url(url, depth=0)
-            origin = self._host(url).origin
+            origin = self.slots.origin(self.slots.open(url))
             self._seed_origins.add(origin)
             if self.config.sitemaps and not self.config.respect_robots:
                 self._queue_sitemaps([default_sitemap_url(origin)], url)  # no robots.txt to name them
@@ -169,7 +156,7 @@ class CrawlCore:
         if self.traps.rejects(url):
             counts.traps += 1
             return False
-        self._host(url)
+        self.slots.open(url)
         self.store.push(CrawlRequest(url=url, depth=depth, referrer=referrer))
         return True
 
@@ -200,9 +187,9 @@ class CrawlCore:
         pending = {canonical_netloc(r.url) for r in self._followups}
         pending.update(self.store.pending_hosts() if self._budget_left() else ())
         for host in pending:
-            state = self._hosts.get(host)
-            if state and state.active < self.config.per_host and state.next_start > now:
-                times.append(state.next_start)
+            free_at = self.slots.free_at(host)
+            if free_at is not None and free_at > now:
+                times.append(free_at)
         if self._deadline is not None:
             times.append(self._deadline)
         return max(0.0, min(times) - now) if times else None
@@ -243,12 +230,12 @@ class CrawlCore:
         """A ready redirect target, retry, robots.txt or sitemap request, if any."""
         for _ in range(len(self._followups)):
             request = self._followups.popleft()
-            state = self._host(request.url)
-            if request.kind == "robots" and self._slot_free(state, now):
+            host = self.slots.open(request.url)
+            if request.kind == "robots" and self.slots.free(host, now):
                 return request
-            gate = self._gate(state, now) if request.kind != "robots" else False
+            gate = self._gate(host, now) if request.kind != "robots" else False
             if gate is True:
-                if self._robots_allow(state, request):
+                if self._robots_allow(host, request):
                     return request
                 self._drop_disallowed_followup(request)
                 continue
@@ -272,40 +259,35 @@ class CrawlCore:
         if not self._budget_left():
             return None
         for host in self.store.pending_hosts():
-            state = self._hosts[host]
-            gate = self._gate(state, now)
+            gate = self._gate(host, now)
             if isinstance(gate, CrawlRequest):
                 return gate
             if gate:
-                request = self._pop_allowed(host, state)
+                request = self._pop_allowed(host)
                 if request is not None:
                     self._started_pages += 1
                     return request
         return None
 
-    def _gate(self, state: _HostState, now: float) -> bool | CrawlRequest:
+    def _gate(self, host: str, now: float) -> bool | CrawlRequest:
         """Whether a host may take a page now, or the robots.txt request it needs first."""
-        if not self._slot_free(state, now):
+        if not self.slots.free(host, now):
             return False
-        if not self.config.respect_robots or state.rules is not None:
+        if not self.config.respect_robots or self.slots.rules(host) is not None:
             return True
-        if state.robots_pending:
-            return False
-        state.robots_pending = True
-        return CrawlRequest(url=robots_url(state.origin), kind="robots")
+        if not self.slots.claim_robots(host):
+            return False  # its robots.txt is on the way
+        return CrawlRequest(url=robots_url(self.slots.origin(host)), kind="robots")
 
-    def _slot_free(self, state: _HostState, now: float) -> bool:
-        """True when the host is under its concurrency limit and past its delay."""
-        return state.active < self.config.per_host and now >= state.next_start
-
-    def _robots_allow(self, state: _HostState, request: CrawlRequest) -> bool:
+    def _robots_allow(self, host: str, request: CrawlRequest) -> bool:
         """True when robots.txt (or its absence) lets us fetch the request."""
-        return state.rules is None or state.rules.allows(request.url, self.config.user_agent)
+        rules = self.slots.rules(host)
+        return rules is None or rules.allows(request.url, self.config.user_agent)
 
-    def _pop_allowed(self, host: str, state: _HostState) -> CrawlRequest | None:
+    def _pop_allowed(self, host: str) -> CrawlRequest | None:
         """Pop the host's next request that robots.txt allows, dropping disallowed ones."""
         while (request := self.store.pop(host)) is not None:
-            if self._robots_allow(state, request):
+            if self._robots_allow(host, request):
                 return request
             self._counts.robots_disallowed += 1
             self.store.record_done(request, None)
@@ -313,19 +295,8 @@ class CrawlCore:
 
     def _dispatch(self, request: CrawlRequest, now: float) -> None:
         """Account for a request that starts now."""
-        state = self._host(request.url)
-        state.active += 1
-        state.next_start = now + state.delay
+        self.slots.start(self.slots.open(request.url), now)
         self._in_flight += 1
-
-    def _host(self, url: str) -> _HostState:
-        """The state of url's host, created on first sight."""
-        host = canonical_netloc(url)
-        state = self._hosts.get(host)
-        if state is None:
-            origin = url.split("/", 3)
-            state = self._hosts[host] = _HostState(origin="/".join(origin[:3]), delay=self.config.delay)
-        return state
 
     # ----- results --------------------------------------------------------------
 
@@ -348,13 +319,10 @@ class CrawlCore:
 
     def release(self, request: CrawlRequest, fetch: FetchResult) -> None:
         """Free the host's slot: the exchange is over, though the request is not settled yet."""
-        state = self._host(request.url)
-        state.active -= 1
-        if state.delay:
-            # The delay runs from when the request really left, which a busy driver may
-            # have sent later than it was handed out.
-            sent = self._clock() - fetch.elapsed_ms / 1000
-            state.next_start = max(state.next_start, sent + state.delay)
+        # The delay runs from when the request really left, which a busy driver may
+        # have sent later than it was handed out.
+        sent = self._clock() - fetch.elapsed_ms / 1000
+        self.slots.finish(self.slots.open(request.url), sent)
 
     def settle(self, request: CrawlRequest, fetch: FetchResult,
                parsed: ParseResult | None = None) -> list[PageRecord]:
@@ -369,7 +337,7 @@ class CrawlCore:
             self._complete_sitemap(request, fetch, now)
             return records
         if self._should_retry(request, fetch):
-            self._schedule_retry(request, fetch, self._host(request.url), now)
+            self._schedule_retry(request, fetch, now)
             return records
         if fetch.status in REDIRECT_STATUSES and fetch.error is None:
             record = self._redirect(request, fetch)
@@ -424,20 +392,19 @@ class CrawlCore:
         for host in self.store.pending_hosts():
             request = self.store.peek(host)
             if request is not None:
-                self._host(request.url)
+                self.slots.open(request.url)
 
     def _should_retry(self, request: CrawlRequest, fetch: FetchResult) -> bool:
         """True when the fetch failed in passing and attempts remain."""
         return is_retryable(fetch) and request.retries < self.config.retries and not self.halted
 
-    def _schedule_retry(self, request: CrawlRequest, fetch: FetchResult,
-                        state: _HostState, now: float) -> None:
+    def _schedule_retry(self, request: CrawlRequest, fetch: FetchResult, now: float) -> None:
         """Queue the request again after a backoff; Retry-After also pauses its host."""
         cfg = self.config
         wait = retry_wait(fetch, request.retries, cfg.backoff_base, cfg.backoff_max,
                           cfg.max_retry_after, self._rng)
         if fetch.retry_after and fetch.status in (429, 503):
-            state.next_start = max(state.next_start, now + wait)
+            self.slots.pause(self.slots.open(request.url), now + wait)
         self._counts.retries += 1
         retry = _replace(request, retries=request.retries + 1)
         heapq.heappush(self._delayed, (now + wait, next(self._sequence), retry))
@@ -458,8 +425,8 @@ class CrawlCore:
         if self.scope.rejects(target) or not self.store.add_seen(target, via=request.origin_url):
             # Out of scope or already seen (a loop ends here): the record shows where it pointed.
             return _record(request, fetch, None, None, links=[target])
-        state = self._host(target)
-        if state.rules is not None and not self._robots_allow(state, _replace(request, url=target)):
+        host = self.slots.open(target)
+        if not self._robots_allow(host, _replace(request, url=target)):
             self._counts.robots_disallowed += 1
             return _record(request, fetch, None, None, links=[target])
         self._counts.redirects += 1
@@ -487,33 +454,24 @@ class CrawlCore:
         return _record(request, fetch, parsed, error, links=links)
 
     def _complete_robots(self, request: CrawlRequest, fetch: FetchResult, now: float) -> None:
-        """Settle a host's robots.txt rules, or retry the fetch, or follow its redirect."""
-        state = self._host(request.origin_url)
-        if fetch.error is None and fetch.status in REDIRECT_STATUSES and fetch.location:
-            target = normalize_url(fetch.location, base=fetch.url)
-            if target and len(request.redirects) < MAX_ROBOTS_REDIRECTS:
-                self._followups.append(CrawlRequest(
-                    url=target, kind="robots", requested_url=request.origin_url,
-                    redirects=request.redirects + (request.url,)))
-                return
-        rules = rules_from_response(fetch.status, fetch.body) if fetch.error is None and fetch.status else None
-        if rules is None and fetch.status in REDIRECT_STATUSES:
-            rules = rules_from_response(404, b"")  # RFC 9309: too many redirects means unavailable
-        if fetch.error is not None and fetch.error.kind in REFUSED_OUTRIGHT:
-            # No request can reach this host: let each page fail with its own record.
-            rules = rules_from_response(404, b"")
-        if rules is None:
-            if request.retries < self.config.retries and not self.halted:
-                self._schedule_retry(request, fetch, self._host(request.url), now)
-                return
-            rules = DISALLOW_ALL  # RFC 9309: unreachable robots.txt means disallow all
-        state.rules = rules
-        state.robots_pending = False
-        crawl_delay = rules.crawl_delay(self.config.user_agent)
-        if crawl_delay is not None:
-            state.delay = max(state.delay, crawl_delay)
-        if self.config.sitemaps and state.origin in self._seed_origins:
-            self._queue_sitemaps(rules.sitemaps() or [default_sitemap_url(state.origin)], fetch.url)
+        """Carry out robots.py's decision: settle the host's rules, retry the fetch, or follow it."""
+        may_retry = request.retries < self.config.retries and not self.halted
+        answer = judge_robots(fetch, len(request.redirects), may_retry)
+        if answer.follow is not None:
+            self._followups.append(CrawlRequest(
+                url=answer.follow, kind="robots", requested_url=request.origin_url,
+                redirects=request.redirects + (request.url,)))
+        elif answer.rules is None:
+            self._schedule_retry(request, fetch, now)
+        else:
+            self._settle_robots(self.slots.open(request.origin_url), answer.rules, fetch.url)
+
+    def _settle_robots(self, host: str, rules: RobotsRules, robots_url: str) -> None:
+        """Give a host its rules and Crawl-delay; a seed's site's sitemaps are read next."""
+        self.slots.settle_robots(host, rules, rules.crawl_delay(self.config.user_agent))
+        origin = self.slots.origin(host)
+        if self.config.sitemaps and origin in self._seed_origins:
+            self._queue_sitemaps(rules.sitemaps() or [default_sitemap_url(origin)], robots_url)
 
     def _queue_sitemaps(self, urls: Iterable[str], base: str) -> None:
         """Queue sitemaps to read: each once, in scope, at most MAX_SITEMAPS in a crawl."""
@@ -529,7 +487,7 @@ class CrawlCore:
     def _complete_sitemap(self, request: CrawlRequest, fetch: FetchResult, now: float) -> None:
         """Queue the pages a sitemap lists (one hop from the seeds) and the sitemaps it names."""
         if self._should_retry(request, fetch):
-            self._schedule_retry(request, fetch, self._host(request.url), now)
+            self._schedule_retry(request, fetch, now)
             return
         if fetch.error is None and fetch.status in REDIRECT_STATUSES and fetch.location:
             self._queue_sitemaps([fetch.location], fetch.url)  # each URL once: no loop

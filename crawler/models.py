@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 RequestKind = Literal["page", "robots", "sitemap"]
+# HTTP statuses that send the client elsewhere (RFC 9110 15.4); 304 and 300 do not.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True, slots=True)

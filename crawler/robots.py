@@ -7,7 +7,12 @@ fetch decides the rules (RFC 9309 section 2.3.1):
 * 2xx: parse the file;
 * 4xx (other than 429): no rules, everything allowed;
 * 5xx, 429 or unreachable: everything disallowed until it can be fetched, so the
-  core retries the fetch, and gives the host up when retries run out.
+  core retries the fetch, and gives the host up when retries run out;
+* 3xx: followed for five hops (RFC 9309 2.3.1.2), then taken as unavailable (4xx);
+* a fetch no request to the host could pass (a guarded address, a certificate that
+  does not verify): allowed, so that each page fails with a record of its own cause.
+
+:func:`judge_robots` makes that decision; the core only carries it out.
 """
 
 from __future__ import annotations
@@ -17,8 +22,14 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
+from .errors import REFUSED_OUTRIGHT
+from .models import REDIRECT_STATUSES, FetchResult
+from .urls import normalize_url
+
 # RFC 9309 2.5: crawlers should parse at least 500 KiB; more is not needed.
 MAX_ROBOTS_BYTES = 512 * 1024
+# RFC 9309 2.3.1.2: follow at least five redirect hops for robots.txt.
+MAX_ROBOTS_REDIRECTS = 5
 # A Crawl-delay larger than this is treated as this, so one file cannot stall a crawl.
 MAX_CRAWL_DELAY = 60.0
 
@@ -67,3 +78,34 @@ def rules_from_response(status: int, body: bytes) -> RobotsRules | None:
         return None
     return ALLOW_ALL
 
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsAnswer:
+    """What a robots.txt fetch decides: the rules, or a redirect to follow; neither means retry."""
+
+    rules: RobotsRules | None = None
+    follow: str | None = None
+
+
+def judge_robots(fetch: FetchResult, redirects: int, may_retry: bool) -> RobotsAnswer:
+    """Decide a robots.txt answer reached after redirects hops; may_retry while attempts remain."""
+    if fetch.error is None and fetch.status in REDIRECT_STATUSES and fetch.location:
+        target = normalize_url(fetch.location, base=fetch.url)
+        if target and redirects < MAX_ROBOTS_REDIRECTS:
+            return RobotsAnswer(follow=target)
+    rules = _rules_from_fetch(fetch)
+    if rules is None and not may_retry:
+        rules = DISALLOW_ALL  # RFC 9309 2.3.1.4: unreachable robots.txt means disallow all
+    return RobotsAnswer(rules=rules)
+
+
+def _rules_from_fetch(fetch: FetchResult) -> RobotsRules | None:
+    """The rules a robots.txt fetch gives, or None when it must be fetched again."""
+    if fetch.error is None and fetch.status:
+        return rules_from_response(fetch.status, fetch.body)
+    if fetch.status in REDIRECT_STATUSES:
+        return ALLOW_ALL  # RFC 9309 2.3.1.2: too many redirects means unavailable
+    if fetch.error is not None and fetch.error.kind in REFUSED_OUTRIGHT:
+        return ALLOW_ALL  # no request can reach this host: let each page fail with its own record
+    return None
