@@ -62,6 +62,7 @@ class CrawlConfig:
     max_query_variants: int = 1000
     max_repeated_segments: int = 3
     max_pattern_urls: int = 0
+    max_token_urls: int = 1000
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -82,7 +83,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(CrawlConfig)}
 _POSITIVE_INTS = ("concurrency", "workers", "per_host", "max_pages", "max_url_length")
 _NON_NEGATIVE_INTS = (
     "max_depth", "max_redirects", "retries", "parse_workers", "parse_offload_bytes",
-    "max_query_variants", "max_repeated_segments", "max_pattern_urls",
+    "max_query_variants", "max_repeated_segments", "max_pattern_urls", "max_token_urls",
 )
 _POSITIVE_FLOATS = ("timeout", "connect_timeout", "time_limit", "backoff_max")
 _NON_NEGATIVE_FLOATS = ("delay", "backoff_base", "max_retry_after")

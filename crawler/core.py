@@ -36,7 +36,7 @@ from .errors import ErrorKind
 from .frontier import FrontierStore, MemoryFrontier
 from .models import REDIRECT_STATUSES, CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
 from .parsing import is_html
-from .policy import Scope, TrapGuard
+from .policy import PATH_TOKENS, Scope, TrapGuard
 from .retry import is_retryable, retry_wait
 from .robots import RobotsRules, judge_robots, robots_url
 from .sitemaps import default_sitemap_url, parse_sitemap
@@ -68,6 +68,7 @@ class CrawlStats:
     sitemap_pages: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     error_kinds: dict[str, int] = field(default_factory=dict)
+    trap_kinds: dict[str, int] = field(default_factory=dict)  # traps, by the guard that refused them
 
 
 @dataclass(slots=True)
@@ -88,6 +89,7 @@ class _Counters:
     sitemap_pages: int = 0  # page URLs listed by the sitemaps read, new or not
     statuses: Counter[int] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
+    trap_kinds: Counter[str] = field(default_factory=Counter)
 
 
 class CrawlCore:
@@ -151,14 +153,25 @@ class CrawlCore:
             counts.out_of_scope += 1
             return False
         if not self.store.add_seen(url):
-            counts.duplicates += 1
-            return False
-        if self.traps.rejects(url):
-            counts.traps += 1
+            if not self.traps.releases(url, referrer):
+                counts.duplicates += 1
+                return False
+            # A listing links to a URL cut as minted by a token chain: it is no trap after all.
+            counts.traps -= 1
+            counts.trap_kinds[PATH_TOKENS] -= 1
+        elif self._is_trap(url, referrer):
             return False
         self.slots.open(url)
         self.store.push(CrawlRequest(url=url, depth=depth, referrer=referrer))
         return True
+
+    def _is_trap(self, url: str, referrer: str | None) -> bool:
+        """True (and counted under the guard's name) when a trap guard refuses url."""
+        reason = self.traps.rejects(url, referrer)
+        if reason is not None:
+            self._counts.traps += 1
+            self._counts.trap_kinds[reason] += 1
+        return reason is not None
 
     def follow(self, url: str, referrer: PageRecord) -> bool:
         """Queue a link a user hook found on a page (resolved against the page URL)."""
@@ -358,7 +371,8 @@ class CrawlCore:
         """An immutable snapshot of the counters."""
         c = self._counts
         counts = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
-        counts.update(statuses=dict(c.statuses), error_kinds=dict(c.error_kinds))  # copies, not live
+        counts.update(statuses=dict(c.statuses), error_kinds=dict(c.error_kinds),  # copies, not live
+                      trap_kinds=dict(c.trap_kinds))
         return CrawlStats(
             **counts, in_flight=self._in_flight, seen=self.store.seen_count(),
             queued=self.store.pending_count() + len(self._followups) + len(self._delayed),
@@ -422,8 +436,10 @@ class CrawlCore:
         if len(chain) > self.config.max_redirects:
             error = ErrorInfo(ErrorKind.TOO_MANY_REDIRECTS, f"more than {self.config.max_redirects} redirects")
             return _record(request, fetch, None, error, links=[target])
-        if self.scope.rejects(target) or not self.store.add_seen(target, via=request.origin_url):
-            # Out of scope or already seen (a loop ends here): the record shows where it pointed.
+        if (self.scope.rejects(target) or not self.store.add_seen(target, via=request.origin_url)
+                or self._is_trap(target, request.url)):
+            # Out of scope, already seen (a loop ends here) or a trap (a session id minted
+            # by a redirect): the record shows where it pointed.
             return _record(request, fetch, None, None, links=[target])
         host = self.slots.open(target)
         if not self._robots_allow(host, _replace(request, url=target)):

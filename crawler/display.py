@@ -64,4 +64,6 @@ def summary_table(stats: CrawlStats, elapsed: float, title: str = "crawl summary
         table.add_row(f"status {status}", f"{count:,}")
     for kind, count in sorted(stats.error_kinds.items()):
         table.add_row(f"error {kind}", f"{count:,}")
+    for kind, count in sorted(stats.trap_kinds.items()):
+        table.add_row(f"trap {kind}", f"{count:,}")
     return table

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import inspect
 import itertools
 import random
@@ -27,11 +28,13 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape
 from typing import Any
+from uuid import uuid4
 
 import brotli
 from aiohttp import web
 
 from crawler.models import PageRecord
+from crawler.policy import path_tokens
 
 KiB = 1024
 # /variants links to itself with this many query strings.
@@ -322,6 +325,9 @@ def hostile_app(raw_port: int) -> web.Application:
         "/cal/{y}/{m}/{d}/": _path_calendar,
         "/a/{rest:.*}": lambda r: html(html_page("a", ["a/"])),
         "/shop/{item:[0-9]+}": _shop,
+        **_token_trap_routes(),
+        "/git/commits": _commits,
+        "/git/commit/{sha:[0-9a-f]{40}}": _commit,
         "/variants": lambda r: html(html_page("variant") if r.query_string else pages["variants"]),
         "/huge": lambda r: stream(r, size=GiB, chunk=b"<p>" + b"x" * (64 * KiB)),
         "/endless": lambda r: stream(r, size=None, chunk=b"y" * (64 * KiB)),
@@ -341,7 +347,7 @@ def hostile_paths() -> list[str]:
     """The paths ``/`` of the hostile app links to."""
     return [
         "/ok/1", "/ok/2", "/ok/3", "/loop/a", "/loop/self", "/chain/0", "/calendar?date=2024-01-01",
-        "/cal/2024/01/01/", "/a/", "/shop/0", "/variants", "/huge", "/endless", "/drip-body",
+        "/cal/2024/01/01/", "/a/", "/shop/0", *TOKEN_TRAPS.values(), "/git/commits?page=0", "/variants", "/huge", "/endless", "/drip-body",
         "/gzip-bomb", "/br-bomb", "/binary", "/nested", "/hrefs", *CHARSET_PAGES,
     ]
 
@@ -389,6 +395,69 @@ async def _shop(request: web.Request) -> web.Response:
                   f"/shop/{item}?PHPSESSID={secrets.token_hex(13)}",
                   f"/shop/{item}?sid={secrets.token_urlsafe(24)}"]
     return html(html_page("shop", links))
+
+
+# Traps that mint a fresh token in the path on every page, by where the token sits:
+# the path-token guard's cases, linked from ``/`` by these first URLs.
+TOKEN_TRAPS = {
+    "end": "/t/end/3f9a1c0e7b2d4a55",
+    "middle": "/s/3f9a1c0e7b2d4a55/page",  # a session id kept in the path
+    "segments": "/m/0c5e2b7d9a1f3e46/x/8d3b1c5e-2f4a-4b6c-9d8e-7f6a5b4c3d2e/",  # one kept, one fresh
+    "mixed": "/mix/Zm9vYmFyYmF6cXV4cXV1eA1x/catalog/shoes",  # base64url, real segments that alternate
+}
+
+
+def _token_trap_routes() -> dict[str, Callable[[web.Request], web.Response]]:
+    """The TOKEN_TRAPS: each page links to the next under a fresh random token."""
+    def link(fresh: str) -> web.Response:
+        return html(html_page("token trap", [fresh]))
+
+    def other(name: str) -> str:
+        return "hats" if name == "shoes" else "shoes"
+
+    return {
+        "/t/end/{token}": lambda r: link(f"/t/end/{secrets.token_hex(8)}"),
+        "/s/{token}/page": lambda r: link(f"/s/{secrets.token_hex(8)}/page"),
+        "/m/{session}/x/{id}/": lambda r: link(f"/m/{r.match_info['session']}/x/{uuid4()}/"),
+        "/mix/{token}/catalog/{name}": lambda r: link(
+            f"/mix/{_urlsafe_token()}/catalog/{other(r.match_info['name'])}"),
+    }
+
+
+def _urlsafe_token() -> str:
+    """A random base64url id, one of the 97% of them the guard reads as a token (the counts stay exact)."""
+    token = secrets.token_urlsafe(18)
+    return token if path_tokens(f"/{token}")[1] == (token,) else _urlsafe_token()
+
+
+# A code browser: /git/commits?page=N lists COMMITS_PER_PAGE commits, each commit page links
+# to its parent. Each commit is an opaque 40-hex id used once: all of them must be crawled.
+COMMITS = 200
+COMMITS_PER_PAGE = 50
+
+
+def commit_sha(n: int) -> str:
+    """The id of commit n (0 is the newest)."""
+    return hashlib.sha1(str(n).encode()).hexdigest()
+
+
+async def _commits(request: web.Request) -> web.Response:
+    """A page of the commit log, newest first, linking to the next page."""
+    page = int(request.query.get("page", "0"))
+    first = page * COMMITS_PER_PAGE
+    links = [f"/git/commit/{commit_sha(n)}" for n in range(first, min(first + COMMITS_PER_PAGE, COMMITS))]
+    if first + COMMITS_PER_PAGE < COMMITS:
+        links.append(f"/git/commits?page={page + 1}")
+    return html(html_page("log", links))
+
+
+async def _commit(request: web.Request) -> web.Response:
+    """A commit, linking to its parent (which a listing also links to)."""
+    shas = {commit_sha(n): n for n in range(COMMITS)}
+    n = shas.get(request.match_info["sha"])
+    if n is None:
+        return html(b"no such commit", status=404)
+    return html(html_page(f"commit {n}", [f"/git/commit/{commit_sha(n + 1)}"] if n + 1 < COMMITS else []))
 
 
 def _nested() -> bytes:

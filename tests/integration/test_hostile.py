@@ -26,15 +26,27 @@ from crawler.parsing import MAX_LINKS
 from crawler.policy import Scope, TrapGuard
 from crawler.urls import normalize_url
 
-from .hostile_server import SHOP_ITEMS, MiB, ServerThread, hostile_app, raw_hostile
+from .hostile_server import (
+    COMMITS,
+    COMMITS_PER_PAGE,
+    SHOP_ITEMS,
+    TOKEN_TRAPS,
+    MiB,
+    ServerThread,
+    commit_sha,
+    hostile_app,
+    raw_hostile,
+)
 
 TIMEOUT = 1.0
 MAX_BODY = 8 * MiB
 MAX_QUERY_VARIANTS = 30
 MAX_PATTERN_URLS = 40
+MAX_TOKEN_URLS = 50
 # No retries: test_faults covers them, and each would wait out the slow cases again.
 SETTINGS = {"timeout": TIMEOUT, "connect_timeout": TIMEOUT, "retries": 0, "max_body_bytes": MAX_BODY,
-            "max_query_variants": MAX_QUERY_VARIANTS, "max_pattern_urls": MAX_PATTERN_URLS, "workers": 4,
+            "max_query_variants": MAX_QUERY_VARIANTS, "max_pattern_urls": MAX_PATTERN_URLS,
+            "max_token_urls": MAX_TOKEN_URLS, "workers": 4,
             # The async mode parses big pages in a process, as by default: inline, the
             # 200,000-link page would stall the loop past other requests' deadlines.
             "parse_workers": 1}
@@ -126,6 +138,19 @@ def test_a_calendar_in_the_path_is_capped_by_path_pattern(hostile_crawl: Hostile
 
 def test_repeated_segments_end_the_a_a_a_trap(hostile_crawl: HostileCrawl) -> None:
     assert hostile_crawl.under("/a/") == ["/a/", "/a/a/", "/a/a/a/"]
+
+
+@pytest.mark.parametrize("where", TOKEN_TRAPS)
+def test_a_chain_of_fresh_path_tokens_is_cut_at_the_cap(hostile_crawl: HostileCrawl, where: str) -> None:
+    prefix = TOKEN_TRAPS[where].split("/", 2)[1]
+    assert len(hostile_crawl.under(f"/{prefix}/")) == MAX_TOKEN_URLS
+
+
+def test_commits_reached_from_a_listing_are_all_crawled(hostile_crawl: HostileCrawl) -> None:
+    # Each commit links to its parent too: past the cap, a parent found first on a commit
+    # page is cut as minted, then let through by the log page that lists it.
+    assert COMMITS_PER_PAGE <= MAX_TOKEN_URLS < COMMITS  # the parent links cross the cap
+    assert hostile_crawl.under("/git/commit/") == sorted(f"/git/commit/{commit_sha(n)}" for n in range(COMMITS))
 
 
 def test_fresh_session_ids_do_not_multiply_pages(hostile_crawl: HostileCrawl) -> None:

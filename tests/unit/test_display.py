@@ -25,3 +25,11 @@ async def test_progress_is_redrawn_by_the_loop_without_a_thread(monkeypatch: pyt
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert "done 7" in screen.getvalue()
+
+
+def test_the_summary_counts_each_trap_guard_under_its_name() -> None:
+    stats = CrawlStats(traps=7, trap_kinds={"too_many_path_tokens": 5, "repeated_segments": 2})
+    console = Console(file=io.StringIO(), width=100)
+    console.print(display.summary_table(stats, 1.0))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "trap guards" in text and "trap too_many_path_tokens" in text and "trap repeated_segments" in text

@@ -378,3 +378,22 @@ def test_a_resumed_crawl_keeps_its_trap_guard_counts(tmp_path: Path) -> None:
         # The cap was reached before the crash: a fresh count would let two more through.
         assert [core.add_url(url, depth=1) for url in variants[3:]] == [False, False]
         assert core.statistics().traps == 2
+
+
+def test_a_resumed_crawl_keeps_its_path_token_counts(tmp_path: Path) -> None:
+    chain = [f"{ROOT}s/{n:016x}/page" for n in range(1, 7)]
+    config = CrawlConfig(respect_robots=False, max_token_urls=3)
+    with SqliteFrontier(tmp_path) as store:
+        store.begin([ROOT], config)
+        core = make_core(store, max_token_urls=3)
+        core.add_seeds([ROOT])
+        added = [core.add_url(url, 1, referrer) for referrer, url in zip([ROOT, *chain], chain[:4], strict=False)]
+        assert added == [True, True, True, False]
+        store.commit()
+    with SqliteFrontier(tmp_path) as store:
+        assert store.begin([ROOT], config).resumed
+        core = make_core(store, max_token_urls=3)
+        core.add_seeds([ROOT])
+        # A page that mints a fresh token is still past the cap; a listing is not cut.
+        assert not core.add_url(chain[4], 2, chain[2]) and core.add_url(chain[5], 2, ROOT + "log")
+        assert core.statistics().trap_kinds == {"too_many_path_tokens": 1}
