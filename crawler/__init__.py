@@ -44,6 +44,7 @@ _EXPORTS = {
     "StateError": "state",
     "StdoutSink": "sinks",
     "crawl": "api",
+    "in_crawl_process": "hooks",
     "load_config": "config",
 }
 
@@ -70,6 +71,7 @@ __all__ = [
     "StdoutSink",
     "__version__",
     "crawl",
+    "in_crawl_process",
     "load_config",
 ]
 
@@ -78,7 +80,7 @@ if TYPE_CHECKING:
     from .config import ConfigError, CrawlConfig, load_config
     from .core import CrawlCore, CrawlStats
     from .frontier import FrontierStore, MemoryFrontier
-    from .hooks import Follow, PageHook
+    from .hooks import Follow, PageHook, in_crawl_process
     from .models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
     from .sinks import JsonLinesSink, NullSink, Sink, StdoutSink
     from .state import SqliteFrontier, StateError

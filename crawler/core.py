@@ -455,19 +455,15 @@ class CrawlCore:
     def _page_record(self, request: CrawlRequest, fetch: FetchResult,
                      parsed: ParseResult | None) -> PageRecord:
         """Build the record of a final answer and queue the links it allows."""
-        error = fetch.error
-        if error is None and fetch.truncated:
-            error = ErrorInfo(ErrorKind.BODY_TOO_LARGE, f"body larger than {self.config.max_body_bytes} bytes; "
-                                                "the rest was not read")
-        if error is None and is_retryable(fetch):
-            error = ErrorInfo(ErrorKind.HTTP_STATUS, f"HTTP {fetch.status} after {request.retries} retries")
-        links = list(parsed.links) if parsed else []
+        record = final_record(request, fetch, parsed, self.config.max_body_bytes)
         if parsed and not parsed.meta_nofollow:
             skip = frozenset() if self.config.follow_nofollow else parsed.nofollow
-            for link in links:
+            for link in record.links:
                 if link not in skip:
                     self.add_url(link, request.depth + 1, fetch.url)
-        return _record(request, fetch, parsed, error, links=links)
+        for url in parsed.hook.follows if parsed and parsed.hook else ():
+            self.follow(url, record)
+        return record
 
     def _complete_robots(self, request: CrawlRequest, fetch: FetchResult, now: float) -> None:
         """Carry out robots.py's decision: settle the host's rules, retry the fetch, or follow it."""
@@ -546,6 +542,26 @@ def _record(request: CrawlRequest, fetch: FetchResult, parsed: ParseResult | Non
         fetched_at=_iso(fetch.fetched_at or time.time()),
         error=error,
     )
+
+
+def final_record(request: CrawlRequest, fetch: FetchResult, parsed: ParseResult | None,
+                 max_body_bytes: int) -> PageRecord:
+    """The record of a final answer (no redirect), with the page hook's items and error if one ran.
+
+    Pure, so a parse worker builds the very record its page hook receives.
+    """
+    error = fetch.error
+    if error is None and fetch.truncated:
+        error = ErrorInfo(ErrorKind.BODY_TOO_LARGE,
+                          f"body larger than {max_body_bytes} bytes; the rest was not read")
+    if error is None and is_retryable(fetch):
+        error = ErrorInfo(ErrorKind.HTTP_STATUS, f"HTTP {fetch.status} after {request.retries} retries")
+    hook = parsed.hook if parsed else None
+    record = _record(request, fetch, parsed, error or (hook.error if hook else None),
+                     links=list(parsed.links) if parsed else [])
+    if hook:
+        record.items.extend(hook.items)
+    return record
 
 
 def _unfetched_record(request: CrawlRequest, kind: ErrorKind, message: str) -> PageRecord:

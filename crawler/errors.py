@@ -11,6 +11,9 @@ compares equal to its string and is written as it in JSON::
         body_too_large                     the body was cut at max_body_bytes
         too_many_redirects, redirect_loop, bad_redirect
         robots_disallowed                  a redirect target robots.txt forbids
+    reported by the page hook's runner (see crawler.hooks)
+        hook_error                         the hook raised
+        hook_result                        it returned what cannot be used (does not pickle, ...)
     reported by a driver
         internal                           a bug; the crawl goes on
 """
@@ -35,6 +38,8 @@ class ErrorKind(StrEnum):
     REDIRECT_LOOP = "redirect_loop"
     BAD_REDIRECT = "bad_redirect"
     ROBOTS_DISALLOWED = "robots_disallowed"
+    HOOK_ERROR = "hook_error"
+    HOOK_RESULT = "hook_result"
     INTERNAL = "internal"
 
 

@@ -65,6 +65,15 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class HookOutput:
+    """What a page hook gave for one page: its items and URLs to follow, or why it gave nothing."""
+
+    items: tuple[Any, ...] = ()
+    follows: tuple[str, ...] = ()
+    error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ParseResult:
     """The small picklable summary of an HTML page that the core needs."""
 
@@ -75,6 +84,8 @@ class ParseResult:
     meta_nofollow: bool = False
     meta_noindex: bool = False
     encoding: str | None = None
+    # The page hook's output, when a hook ran where the page was parsed.
+    hook: HookOutput | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,8 @@
 
 The hook receives each HTML page's record and its BeautifulSoup document; what it
 returns becomes the record's ``items``, and any ``Follow(url)`` is crawled too.
+Being a module-level function, it runs in the parse worker processes, where each
+page's soup is built: wrap it in ``crawler.in_crawl_process`` to run it here instead.
 """
 
 from __future__ import annotations

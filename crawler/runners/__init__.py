@@ -16,11 +16,10 @@ runs it from an event loop and :func:`run_blocking` from plain code.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Callable
 
 from ..core import CrawlCore
-from ..hooks import PageHook
+from ..hooks import PageHook, is_async
 from ..models import PageRecord
 from .aio import AsyncRunner
 from .process import ProcessRunner
@@ -47,7 +46,7 @@ def make_blocking_runner(core: CrawlCore, emit: Emit, hook: PageHook | None = No
     mode = core.config.mode
     if mode not in BLOCKING_RUNNERS:
         raise ValueError(f"mode {mode!r} has no blocking driver")
-    if hook is not None and _is_async(hook):
+    if hook is not None and is_async(hook):
         raise TypeError(f"the page hook is async, which mode {mode!r} cannot run: "
                         "give a plain function or use mode 'async'")
     return BLOCKING_RUNNERS[mode](core, emit, hook)
@@ -76,11 +75,6 @@ def run_blocking(core: CrawlCore, emit: Emit, hook: PageHook | None = None) -> N
         asyncio.run(runner.run())
     else:
         runner.run()
-
-
-def _is_async(hook: PageHook) -> bool:
-    """True for a coroutine function, or an object whose __call__ is one."""
-    return inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(type(hook).__call__)
 
 
 __all__ = ["AsyncRunner", "BlockingRunner", "ProcessRunner", "SyncRunner", "ThreadedRunner",

@@ -5,7 +5,10 @@ to ``concurrency`` fetching at once; the end of a fetch wakes it. A fetched page
 waiting for its parse holds no fetch slot (the core releases its host first). Pages of
 ``parse_offload_bytes`` or more are parsed in a process pool through
 ``loop.run_in_executor``, batched so that one round trip serves several pages;
-tiny pages parse inline, where that is cheaper than any round trip.
+tiny pages parse inline, where that is cheaper than any round trip. A page hook
+that may run where pages are parsed runs in the pool too, on every page whatever
+its size: building and searching a soup costs milliseconds, a round trip a
+fraction of one.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from ..core import CrawlCore
 from ..fetchers import AsyncFetcher
-from ..hooks import PageHook, run_hook
+from ..hooks import PageHook, Scraper, install, plan, scrape_pages
 from ..models import CrawlRequest, FetchResult, PageRecord, ParseResult
-from ..parsing import ParseJob, parse_page, parse_pages
+from ..parsing import parse_page, parse_pages
 from .lifeline import follow
 from .sync import internal_error
 
@@ -48,12 +52,14 @@ class AsyncRunner:
         self.core = core
         self.config = core.config
         self._emit = emit
-        self._hook = hook
+        # A hook runs where pages are parsed (_scraper) or on this loop (_pinned): see crawler.hooks.
+        self._scraper, self._pinned = plan(hook, self.config, self.config.effective_parse_workers)
         self._wake = asyncio.Event()
         self._fetching = 0
         self._held_bytes = 0  # bodies of fetched pages not settled yet
         self._pool: ProcessPoolExecutor | None = None
         self._batcher: ParseBatcher | None = None  # set once the pool's workers are up
+        self._warm_up: asyncio.Task[None] | None = None  # a pool starting from a forkserver
 
     async def run(self) -> None:
         """Crawl until the core is finished or halted."""
@@ -62,7 +68,7 @@ class AsyncRunner:
             if _can_fork():
                 self._fork_pool()  # before the fetcher's resolver starts any thread
             else:
-                warm_up = asyncio.create_task(asyncio.to_thread(self._start_pool))
+                warm_up = self._warm_up = asyncio.create_task(asyncio.to_thread(self._start_pool))
         try:
             async with AsyncFetcher(self.config, connector_limit=self.config.concurrency,
                                     trusted_hosts=self.core.scope.hosts) as fetcher:
@@ -124,16 +130,23 @@ class AsyncRunner:
             held = len(fetch.body)
             self._held_bytes += held
             self.core.release(request, fetch)
-            parsed = await self._parse(fetch) if self.core.needs_parse(request, fetch) else None
+            parsed = await self._parse(request, fetch) if self.core.needs_parse(request, fetch) else None
             for record in self.core.settle(request, fetch, parsed):
-                if self._hook is not None and parsed is not None and record.url == fetch.url:
-                    await run_hook(self._hook, record, fetch, self.core.follow)
                 self._emit(record)
         finally:
             self._held_bytes -= held
             self._wake.set()
 
-    async def _parse(self, fetch: FetchResult) -> ParseResult:
+    async def _parse(self, request: CrawlRequest, fetch: FetchResult) -> ParseResult:
+        """Extract links and title (and run the hook), in the pool when that is worth a round trip."""
+        if self._scraper is not None:
+            return await self._scrape(request, fetch, self._scraper)
+        parsed = await self._parse_links(fetch)
+        if self._pinned is not None:
+            return await self._pinned.run_async(request, fetch, parsed)
+        return parsed
+
+    async def _parse_links(self, fetch: FetchResult) -> ParseResult:
         """Extract links and title, in the pool when the page is big enough to be worth it."""
         if self._batcher is not None and len(fetch.body) >= self.config.parse_offload_bytes:
             try:
@@ -141,6 +154,17 @@ class AsyncRunner:
             except BrokenProcessPool:
                 self._batcher = None  # a worker died (killed, out of memory): parse inline from now on
         return parse_page(fetch.body, fetch.url, fetch.charset)
+
+    async def _scrape(self, request: CrawlRequest, fetch: FetchResult, scraper: Scraper) -> ParseResult:
+        """Parse a page and run the hook on it in the pool; inline without one (--parse-workers 0)."""
+        if self._warm_up is not None and not self._warm_up.done():
+            await asyncio.wait({self._warm_up})  # the hook's CPU belongs in the pool: wait for it
+        if self._batcher is not None:
+            try:
+                return await self._batcher.parse(request, fetch)
+            except BrokenProcessPool:
+                self._batcher = None
+        return scraper(request, fetch, parse_page(fetch.body, fetch.url, fetch.charset))
 
     def _fork_pool(self) -> None:
         """Start the parse pool by forking this process, which has no other thread yet.
@@ -150,9 +174,9 @@ class AsyncRunner:
         """
         workers = self.config.effective_parse_workers
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                         initializer=_quiet_worker, initargs=(os.getpid(),))
+                                         initializer=_start_worker, initargs=(os.getpid(), self._scraper))
         self._pool.submit(parse_pages, [])  # forks every worker now, before any thread exists
-        self._batcher = ParseBatcher(self._pool, workers)
+        self._batcher = self._new_batcher(self._pool, workers)
 
     def _start_pool(self) -> None:
         """Start the parse pool from a forkserver (in a thread); pages parse inline meanwhile.
@@ -164,12 +188,17 @@ class AsyncRunner:
         context = multiprocessing.get_context("forkserver")
         # The server imports these once and forks every worker from itself: a worker then
         # starts without spending CPU on importing the parser.
-        context.set_forkserver_preload(["__main__", parse_pages.__module__])
+        work = scrape_pages if self._scraper is not None else parse_pages
+        context.set_forkserver_preload(["__main__", work.__module__])
         workers = self.config.effective_parse_workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker,
-                                         initargs=(os.getpid(),))
+        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                         initargs=(os.getpid(), self._scraper))
         list(self._pool.map(parse_pages, [[]] * workers))  # one task per worker makes all of them start
-        self._batcher = ParseBatcher(self._pool, workers)
+        self._batcher = self._new_batcher(self._pool, workers)
+
+    def _new_batcher(self, pool: ProcessPoolExecutor, workers: int) -> ParseBatcher:
+        """The batcher of a hooked crawl's pages, or of link extractions."""
+        return ParseBatcher(pool, workers, scrape_pages if self._scraper is not None else parse_pages)
 
 
 class ParseBatcher:
@@ -183,21 +212,23 @@ class ParseBatcher:
     ``max_wait``.
     """
 
-    def __init__(self, pool: ProcessPoolExecutor, workers: int, max_batch: int = 64,
-                 max_wait: float = 0.002) -> None:
+    def __init__(self, pool: ProcessPoolExecutor, workers: int,
+                 work: Callable[[list[Any]], list[ParseResult]] = parse_pages,
+                 max_batch: int = 64, max_wait: float = 0.002) -> None:
         self._pool = pool
+        self._work = work  # the pool entry point: parse_pages, or scrape_pages in a hooked crawl
         self._idle = workers  # workers without a batch of ours
         self._max_batch = max_batch
         self._max_wait = max_wait
-        self._jobs: list[ParseJob] = []
+        self._jobs: list[Any] = []  # ParseJob or ScrapeJob
         self._futures: list[asyncio.Future[ParseResult]] = []
         self._timer: asyncio.TimerHandle | None = None
 
-    async def parse(self, body: bytes, url: str, charset: str | None) -> ParseResult:
-        """Parse one page in the pool, in the next batch."""
+    async def parse(self, *job: Any) -> ParseResult:
+        """Parse one page in the pool, in the next batch: job is the work's ParseJob or ScrapeJob."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ParseResult] = loop.create_future()
-        self._jobs.append((body, url, charset))
+        self._jobs.append(job)
         self._futures.append(future)
         if len(self._jobs) >= self._max_batch:
             self._flush()
@@ -214,7 +245,7 @@ class ParseBatcher:
             jobs, futures = self._jobs[: self._max_batch], self._futures[: self._max_batch]
             del self._jobs[: self._max_batch], self._futures[: self._max_batch]
             try:
-                batch = asyncio.get_running_loop().run_in_executor(self._pool, parse_pages, jobs)
+                batch = asyncio.get_running_loop().run_in_executor(self._pool, self._work, jobs)
             except (BrokenProcessPool, RuntimeError) as exc:
                 # submit refuses once a worker has died, or once the pool is shut down (a crawl
                 # stopped early, with pages still waiting): they parse inline instead.
@@ -261,6 +292,12 @@ def _can_fork() -> bool:
         return len(os.listdir("/proc/self/task")) == 1
     except OSError:  # no /proc: do not guess
         return False
+
+
+def _start_worker(crawl_pid: int, scraper: Scraper | None) -> None:
+    """Pool initializer: quiet the worker (see _quiet_worker), give it the page hook's scraper."""
+    _quiet_worker(crawl_pid)
+    install(scraper)
 
 
 def _quiet_worker(crawl_pid: int) -> None:

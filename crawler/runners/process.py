@@ -3,8 +3,9 @@
 Each worker process builds its own :class:`BlockingFetcher` in the pool's
 initializer (an HTTP session cannot cross a process boundary). Only small
 picklable values cross: the CrawlRequest out, and back the FetchResult and
-ParseResult — without the page body, which the parent needs only for
-robots.txt and for a user hook.
+ParseResult (with what a page hook returned: the hook runs in the worker) —
+without the page body, which the parent needs only for robots.txt and for a
+hook pinned to the crawling process.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from multiprocessing.synchronize import Barrier
 from ..config import CrawlConfig
 from ..core import CrawlCore
 from ..fetchers import BlockingFetcher
+from ..hooks import Scraper
 from ..models import CrawlRequest
 from .lifeline import follow
 from .sync import NeedsParse, Outcome, fetch_and_parse
@@ -33,6 +35,7 @@ class _WorkerState:
 
     fetcher: BlockingFetcher
     needs_parse: NeedsParse
+    scraper: Scraper | None
     keep_body: bool
     all_started: Barrier
 
@@ -43,7 +46,7 @@ STARTUP_TIMEOUT = 60.0
 _state: _WorkerState | None = None
 
 
-def _start_worker(config: CrawlConfig, keep_body: bool, all_started: Barrier,
+def _start_worker(config: CrawlConfig, scraper: Scraper | None, keep_body: bool, all_started: Barrier,
                   trusted_hosts: frozenset[str], crawl_pid: int) -> None:
     """Pool initializer: open this worker's HTTP session; trusted_hosts are exempt from its address guard."""
     global _state
@@ -52,7 +55,7 @@ def _start_worker(config: CrawlConfig, keep_body: bool, all_started: Barrier,
     # A core of its own only to ask the pure needs_parse; the parent's core owns the frontier.
     core = CrawlCore(config)
     fetcher = BlockingFetcher(config, maxsize=1, trusted_hosts=trusted_hosts)
-    _state = _WorkerState(fetcher, core.needs_parse, keep_body, all_started)
+    _state = _WorkerState(fetcher, core.needs_parse, scraper, keep_body, all_started)
 
 
 def _wait_for_all_workers() -> None:
@@ -64,7 +67,7 @@ def _wait_for_all_workers() -> None:
 def work(request: CrawlRequest) -> Outcome:
     """Fetch and parse one request in a worker process."""
     assert _state is not None, "work() runs only in a pool started by ProcessRunner"
-    fetch, parsed = fetch_and_parse(_state.fetcher, request, _state.needs_parse)
+    fetch, parsed = fetch_and_parse(_state.fetcher, request, _state.needs_parse, _state.scraper)
     if request.kind == "page" and not _state.keep_body:
         fetch = dataclasses.replace(fetch, body=b"")  # the parse has it already; skip the copy home
     return fetch, parsed
@@ -88,7 +91,7 @@ class ProcessRunner(PoolRunner):
         context.set_forkserver_preload(["__main__", __name__])
         workers = self.config.workers
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                   initargs=(self.config, self._hook is not None, context.Barrier(workers),
+                                   initargs=(self.config, self._scraper, self._pinned is not None, context.Barrier(workers),
                                              frozenset(self.core.scope.hosts), os.getpid()))
         # A pool starts a process per submitted task while none is idle: busy them all.
         warm_up = [pool.submit(_wait_for_all_workers) for _ in range(workers)]

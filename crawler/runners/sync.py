@@ -1,8 +1,9 @@
 """The synchronous driver: one blocking fetch, then its parse, one page at a time.
 
 It also holds what the three blocking drivers (sync, threaded, process) share:
-the fetch-and-parse unit of work and the hand-back of its result to the core,
-user hook included, which always runs in the coordinating thread.
+the fetch-and-parse unit of work, which runs a page hook that may run where the
+page is parsed, and the hand-back of its result to the core, which runs a hook
+pinned to the crawling process (see :mod:`crawler.hooks`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from ..core import CrawlCore
 from ..errors import ErrorKind
 from ..fetchers import BlockingFetcher
-from ..hooks import PageHook, call_hook
+from ..hooks import PageHook, Scraper, plan
 from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
 from ..parsing import parse_page
 
@@ -24,11 +25,15 @@ Outcome = tuple[FetchResult, ParseResult | None]
 NeedsParse = Callable[[CrawlRequest, FetchResult], bool]
 
 
-def fetch_and_parse(fetcher: BlockingFetcher, request: CrawlRequest, needs_parse: NeedsParse) -> Outcome:
-    """Fetch a request and parse it when the core wants its links; never raises."""
+def fetch_and_parse(fetcher: BlockingFetcher, request: CrawlRequest, needs_parse: NeedsParse,
+                    scraper: Scraper | None = None) -> Outcome:
+    """Fetch a request, parse it when the core wants its links and run the scraper on it; never raises."""
     try:
         fetch = fetcher.fetch(request)
-        return fetch, parse_page(fetch.body, fetch.url, fetch.charset) if needs_parse(request, fetch) else None
+        if not needs_parse(request, fetch):
+            return fetch, None
+        parsed = parse_page(fetch.body, fetch.url, fetch.charset)
+        return fetch, scraper(request, fetch, parsed) if scraper else parsed
     except Exception as exc:  # noqa: BLE001 - a bug on one page must not hang the crawl
         return internal_error(request, exc), None
 
@@ -53,17 +58,19 @@ class BlockingRunner:
         self.core = core
         self.config = core.config
         self._emit = emit
-        self._hook = hook
+        workers = self.config.workers if self.config.mode != "sync" else 0
+        # A hook runs where pages are parsed (_scraper) or in this thread (_pinned): see crawler.hooks.
+        self._scraper, self._pinned = plan(hook, self.config, workers)
 
     def run(self) -> None:
         """Crawl until the core is finished or halted."""
         raise NotImplementedError
 
     def _deliver(self, request: CrawlRequest, fetch: FetchResult, parsed: ParseResult | None) -> None:
-        """Give a finished request to the core, run the hook on its page, emit its records."""
+        """Run a pinned hook on the page, give the finished request to the core, emit its records."""
+        if self._pinned is not None and parsed is not None:
+            parsed = self._pinned(request, fetch, parsed)
         for record in self.core.complete(request, fetch, parsed):
-            if self._hook is not None and parsed is not None and record.url == fetch.url:
-                call_hook(self._hook, record, fetch, self.core.follow)
             self._emit(record)
 
     def _flush(self) -> None:
@@ -85,5 +92,6 @@ class SyncRunner(BlockingRunner):
                     if not self.core.finished:
                         time.sleep(idle_wait(self.core))
                     continue
-                self._deliver(request, *fetch_and_parse(fetcher, request, self.core.needs_parse))
+                self._deliver(request, *fetch_and_parse(fetcher, request, self.core.needs_parse,
+                                                        self._scraper))
         self._flush()

@@ -95,5 +95,6 @@ class ThreadedRunner(PoolRunner):
         # urllib3's PoolManager is thread-safe: one, with a connection per thread.
         with BlockingFetcher(self.config, maxsize=self.config.workers,
                              trusted_hosts=self.core.scope.hosts) as fetcher:
-            work = functools.partial(fetch_and_parse, fetcher, needs_parse=self.core.needs_parse)
+            work = functools.partial(fetch_and_parse, fetcher, needs_parse=self.core.needs_parse,
+                                     scraper=self._scraper)
             self._crawl(ThreadPoolExecutor(self.config.workers, thread_name_prefix="crawler"), work)

@@ -12,7 +12,6 @@ import pytest
 import crawler
 from crawler import Crawler, Follow, PageRecord
 from crawler.cli import main
-from crawler.config import MODES
 from crawler.demo import expected_urls
 from crawler.frontier import FrontierStore
 from crawler.state import SqliteFrontier
@@ -22,7 +21,6 @@ from .sites import (
     EDGE_EXPECTED,
     SITEMAP_PAGES,
     counting_app,
-    edge_site_app,
     serve,
     sitemap_site_app,
 )
@@ -31,19 +29,6 @@ from .sites import (
 TIMING = {"elapsed_ms", "fetched_at"}
 ORDER = {"depth", "referrer"}
 QUICK = {"timeout": 5, "retries": 0}
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    """Each execution mode in turn."""
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def edge_site() -> Iterator[str]:
-    """The hand-built edge-case site."""
-    with serve(edge_site_app()) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
