@@ -7,11 +7,11 @@ from typing import Any, AsyncIterator, Iterable
 
 from .config import CrawlConfig, config_from_mapping
 from .core import CrawlCore, CrawlStats
-from .frontier import FrontierStore
+from .frontier import FrontierStore, MemoryFrontier
 from .hooks import PageHook
 from .models import PageRecord
 from .runners import run_crawl
-from .sinks import NullSink, Sink
+from .sinks import Journal, NullSink, Sink
 
 _DONE = object()
 
@@ -32,8 +32,9 @@ class Crawler:
         self.config = config_from_mapping(settings, base=config or CrawlConfig())
         self.sink: Sink = sink or NullSink()
         self.on_page = on_page
-        self._store = store
+        self.store: FrontierStore = store if store is not None else MemoryFrontier()
         self._core: CrawlCore | None = None
+        self._repaired = False
 
     async def __aenter__(self) -> Crawler:
         return self
@@ -42,9 +43,22 @@ class Crawler:
         self.stop()
         await self.sink.close()
 
+    async def repair(self) -> int:
+        """Bring a durable sink back to the store's saved records after a crash; return how many it lacked.
+
+        crawl() does this first; call it to repair without crawling. Nothing to do
+        unless the store keeps a journal and the sink can repair itself from one.
+        """
+        repair = getattr(self.sink, "repair", None)
+        if self._repaired or repair is None or not isinstance(self.store, Journal):
+            return 0
+        self._repaired = True
+        return int(await repair(self.store))
+
     async def crawl(self, seeds: str | Iterable[str]) -> AsyncIterator[PageRecord]:
         """Crawl from seeds, writing each record to the sink and yielding it."""
-        core = self._core = CrawlCore(self.config, self._store)
+        await self.repair()
+        core = self._core = CrawlCore(self.config, self.store)
         core.add_seeds([seeds] if isinstance(seeds, str) else seeds)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         # Every mode hands records over on this loop; blocking ones run in a thread.
@@ -52,9 +66,9 @@ class Crawler:
         task.add_done_callback(lambda _: queue.put_nowait(_DONE))
         try:
             async for batch in _batches(queue):
-                # A durable store saves records (and writes its output file) before the sink
-                # sees them, so a crash loses no record it cannot write again.
-                core.store.commit(batch)
+                # A durable store saves records before the sink sees them, so a crash loses
+                # no record it cannot write again (repair() writes it on the next run).
+                self.store.commit(batch)
                 await _write(self.sink, batch)
                 for record in batch:
                     yield record

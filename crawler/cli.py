@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import MODES, ConfigError, CrawlConfig, load_config
+from .errors import OutputError
 from .state import StateError
 from .urls import normalize_url
 from .version import __version__
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .api import Crawler
     from .compare import CompareOptions
     from .demo import DemoSpec
+    from .resume import ResumeInfo
     from .state import SqliteFrontier
 
 EXIT_USAGE = 2
@@ -193,13 +195,16 @@ def read_seeds(urls: Sequence[str], seeds_file: str | None) -> list[str]:
 
 
 async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str | None,
-                             quiet: bool, store: SqliteFrontier | None = None) -> int:
+                             quiet: bool, store: SqliteFrontier | None = None,
+                             resume: ResumeInfo | None = None) -> int:
     """Run a crawl with a live progress line and a summary; handle Ctrl-C gracefully."""
     from .api import Crawler
     from .display import show_progress, stderr, summary_table
     from .sinks import open_sink
 
     crawler = Crawler(config, sink=open_sink(output), store=store)
+    if resume is not None and not await _goes_on(crawler, resume):
+        return 0
     interrupted = _install_interrupt(crawler)
     started = time.monotonic()
     progress = None if quiet else asyncio.create_task(show_progress(crawler.statistics, started))
@@ -214,10 +219,22 @@ async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str 
     if not quiet:
         stderr.print(summary_table(crawler.statistics(), time.monotonic() - started))
     if interrupted:
-        resume = "; rerun to resume" if store is not None else ""
-        stderr.print(f"interrupted: output is complete up to the last record written{resume}")
+        hint = "; rerun to resume" if store is not None else ""
+        stderr.print(f"interrupted: output is complete up to the last record written{hint}")
         return EXIT_INTERRUPTED
     return 0
+
+
+async def _goes_on(crawler: Crawler, resume: ResumeInfo) -> bool:
+    """Repair the output from the saved crawl, then say whether it goes on and how far it got."""
+    await crawler.repair()
+    if resume.finished:
+        await crawler.sink.close()
+        print(f"crawl already finished: {resume.done} pages; --fresh starts over", file=sys.stderr)
+        return False
+    if resume.resumed:
+        print(f"resuming: {resume.done} done, {resume.pending} pending", file=sys.stderr)
+    return True
 
 
 def _install_interrupt(crawler: Crawler) -> list[bool]:
@@ -250,21 +267,13 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 
 def _crawl_with_state(args: argparse.Namespace, config: CrawlConfig, seeds: list[str]) -> int:
     """crawl --state DIR: continue the crawl saved in DIR (repairing the output), or start it there."""
+    from .resume import begin
     from .state import SqliteFrontier
 
     try:
         with SqliteFrontier(args.state, fresh=args.fresh) as store:
-            info = store.begin(seeds, config)
-            to_file = args.output not in (None, "-")
-            if to_file:
-                store.open_output(args.output)  # repaired; from now on the store writes it, after each commit
-            if info.finished:
-                print(f"crawl already finished: {info.done} pages; --fresh starts over", file=sys.stderr)
-                return 0
-            if info.resumed:
-                print(f"resuming: {info.done} done, {info.pending} pending", file=sys.stderr)
-            output = None if to_file else args.output
-            return asyncio.run(crawl_with_display(config, seeds, output, args.quiet, store))
+            info = begin(store, seeds, config)
+            return asyncio.run(crawl_with_display(config, seeds, args.output, args.quiet, store, info))
     except BrokenPipeError:
         raise  # the reader of -o - has what it wants: main() ends quietly
     except (sqlite3.Error, OSError) as exc:  # a full disk, say: SQLite kept its last commit
@@ -396,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, StateError) as exc:
+    except (UsageError, ConfigError, StateError, OutputError) as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -34,7 +34,15 @@ from datetime import UTC, datetime
 from .config import CrawlConfig
 from .errors import ErrorKind
 from .frontier import FrontierStore, MemoryFrontier
-from .models import REDIRECT_STATUSES, CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
+from .models import (
+    REDIRECT_STATUSES,
+    CrawlRequest,
+    ErrorInfo,
+    FetchResult,
+    PageRecord,
+    ParseResult,
+    RecordTally,
+)
 from .parsing import is_html
 from .policy import PATH_TOKENS, Scope, TrapGuard
 from .retry import is_retryable, retry_wait
@@ -73,12 +81,8 @@ class CrawlStats:
 
 @dataclass(slots=True)
 class _Counters:
-    """The mutable counters behind CrawlStats."""
+    """The mutable counters behind CrawlStats, but for the records' tally."""
 
-    pages: int = 0
-    ok: int = 0
-    errors: int = 0
-    bytes: int = 0
     retries: int = 0
     redirects: int = 0
     robots_disallowed: int = 0
@@ -87,8 +91,6 @@ class _Counters:
     too_deep: int = 0
     traps: int = 0
     sitemap_pages: int = 0  # page URLs listed by the sitemaps read, new or not
-    statuses: Counter[int] = field(default_factory=Counter)
-    error_kinds: Counter[str] = field(default_factory=Counter)
     trap_kinds: Counter[str] = field(default_factory=Counter)
 
 
@@ -122,6 +124,7 @@ class CrawlCore:
         self._deadline: float | None = None
         self._stopped = False
         self._counts = _Counters()
+        self._tally = RecordTally()
         self._resume()
 
     # ----- feeding the frontier -------------------------------------------------
@@ -152,7 +155,7 @@ class CrawlCore:
         if self.scope.rejects(url):
             counts.out_of_scope += 1
             return False
-        if not self.store.add_seen(url):
+        if self.store.seen(url):
             if not self.traps.releases(url, referrer):
                 counts.duplicates += 1
                 return False
@@ -160,9 +163,10 @@ class CrawlCore:
             counts.traps -= 1
             counts.trap_kinds[PATH_TOKENS] -= 1
         elif self._is_trap(url, referrer):
+            self.store.add(url)  # seen: a duplicate from now on, unless a listing releases it
             return False
         self.slots.open(url)
-        self.store.push(CrawlRequest(url=url, depth=depth, referrer=referrer))
+        self.store.add(url, CrawlRequest(url=url, depth=depth, referrer=referrer))
         return True
 
     def _is_trap(self, url: str, referrer: str | None) -> bool:
@@ -263,7 +267,7 @@ class CrawlCore:
         if request.kind == "sitemap":
             return  # a sitemap is no page: it has no record
         record = _unfetched_record(request, ErrorKind.ROBOTS_DISALLOWED, "robots.txt disallows this redirect target")
-        self._count(record)
+        self._tally.add(record)
         self.store.record_done(request, record)
         self._outbox.append(record)
 
@@ -357,7 +361,7 @@ class CrawlCore:
         else:
             record = self._page_record(request, fetch, parsed)
         if record is not None:
-            self._count(record)
+            self._tally.add(record)
             self.store.record_done(request, record)
             records.append(record)
         return records
@@ -371,38 +375,20 @@ class CrawlCore:
         """An immutable snapshot of the counters."""
         c = self._counts
         counts = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
-        counts.update(statuses=dict(c.statuses), error_kinds=dict(c.error_kinds),  # copies, not live
-                      trap_kinds=dict(c.trap_kinds))
+        counts.update(self._tally.to_dict())
+        counts.update(statuses=dict(counts["statuses"]), error_kinds=dict(counts["error_kinds"]),
+                      trap_kinds=dict(c.trap_kinds))  # copies, not live
         return CrawlStats(
             **counts, in_flight=self._in_flight, seen=self.store.seen_count(),
             queued=self.store.pending_count() + len(self._followups) + len(self._delayed),
         )
 
-    def _count(self, record: PageRecord) -> None:
-        """Add a record to the counters."""
-        c = self._counts
-        c.pages += 1
-        c.bytes += record.size
-        if record.status is not None:
-            c.statuses[record.status] += 1
-        if record.error is None:
-            c.ok += 1
-        else:
-            c.errors += 1
-            c.error_kinds[record.error.kind] += 1
-
     def _resume(self) -> None:
         """Continue where a durable store's earlier run stopped: counters, page budget, trap guard, hosts."""
-        totals = self.store.totals()
-        c = self._counts
-        c.pages, c.ok = totals.get("pages", 0), totals.get("ok", 0)
-        c.errors, c.bytes = totals.get("errors", 0), totals.get("bytes", 0)
-        c.statuses.update(totals.get("statuses", {}))
-        c.error_kinds.update(totals.get("error_kinds", {}))
-        self._started_pages = c.pages
-        seen_urls = getattr(self.store, "seen_urls", None)  # optional: see FrontierStore
-        if seen_urls is not None:
-            self.traps.recount(seen_urls())
+        self._tally = RecordTally.from_dict(self.store.totals())
+        self._started_pages = self._tally.pages
+        if self.store.seen_count():
+            self.traps.recount(self.store.seen_urls())
         for host in self.store.pending_hosts():
             request = self.store.peek(host)
             if request is not None:
@@ -436,10 +422,12 @@ class CrawlCore:
         if len(chain) > self.config.max_redirects:
             error = ErrorInfo(ErrorKind.TOO_MANY_REDIRECTS, f"more than {self.config.max_redirects} redirects")
             return _record(request, fetch, None, error, links=[target])
-        if (self.scope.rejects(target) or not self.store.add_seen(target, via=request.origin_url)
-                or self._is_trap(target, request.url)):
-            # Out of scope, already seen (a loop ends here) or a trap (a session id minted
-            # by a redirect): the record shows where it pointed.
+        if self.scope.rejects(target) or self.store.seen(target):
+            # Out of scope or already seen (a loop ends here): the record shows where it pointed.
+            return _record(request, fetch, None, None, links=[target])
+        self.store.add(target, via=request.origin_url)
+        if self._is_trap(target, request.url):
+            # A trap (a session id minted by a redirect): the record shows where it pointed.
             return _record(request, fetch, None, None, links=[target])
         host = self.slots.open(target)
         if not self._robots_allow(host, _replace(request, url=target)):

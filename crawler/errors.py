@@ -16,6 +16,9 @@ compares equal to its string and is written as it in JSON::
         hook_result                        it returned what cannot be used (does not pickle, ...)
     reported by a driver
         internal                           a bug; the crawl goes on
+
+:class:`OutputError` is no kind of a record: a sink that cannot be repaired for this crawl
+ends the command with its message.
 """
 
 from __future__ import annotations
@@ -43,10 +46,14 @@ class ErrorKind(StrEnum):
     INTERNAL = "internal"
 
 
+class OutputError(Exception):
+    """An output that cannot be repaired for this crawl; the message says why in one line."""
+
+
 # Kinds that a later attempt may not hit again.
 RETRYABLE = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.DECODING})
 # Kinds that end every request to a host before anything is sent: its robots.txt failing
 # so says nothing about what it allows.
 REFUSED_OUTRIGHT = frozenset({ErrorKind.BLOCKED_ADDRESS, ErrorKind.TLS})
 
-__all__ = ["REFUSED_OUTRIGHT", "RETRYABLE", "ErrorKind"]
+__all__ = ["REFUSED_OUTRIGHT", "RETRYABLE", "ErrorKind", "OutputError"]

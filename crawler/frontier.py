@@ -1,9 +1,12 @@
-"""The frontier's storage: the seen-set and the pending requests, grouped by host.
+"""The frontier's storage: the seen-set, the pending requests grouped by host, what is
+in flight, the records saved and their tally. Storage only: every decision is the core's.
 
 Only the crawl core changes the frontier. The one other caller is the record
 writer's ``commit``, which runs on the event loop while a blocking driver may run
-the core in a thread, so the durable store locks. The interface is small so that
-a disk-backed store (:mod:`crawler.state`, SQLite) can stand in for the memory one.
+the core in a thread, so the durable store locks. Each call is whole on its own:
+no call depends on which came before it. One contract, :class:`FrontierStore`, and
+one test suite (tests/unit/test_stores.py) for every back end: memory here, SQLite
+in :mod:`crawler.state`, Redis next.
 """
 
 from __future__ import annotations
@@ -19,15 +22,20 @@ from .urls import canonical_netloc
 class FrontierStore(Protocol):
     """Where the seen-set and pending requests live."""
 
-    def add_seen(self, url: str, via: str | None = None) -> bool:
-        """Remember url; True when it was not seen before.
+    def seen(self, url: str) -> bool:
+        """True when url was added before."""
+
+    def add(self, url: str, request: CrawlRequest | None = None, via: str | None = None) -> None:
+        """Remember url and queue request, if given, in the same step.
+
+        url may be seen already: a trap guard may let a URL it refused through later.
 
         via is the in-flight request whose redirect reached url: a durable store forgets
         url again if that request has to be redone after a crash.
         """
 
-    def push(self, request: CrawlRequest) -> None:
-        """Queue a request (already deduplicated by the caller)."""
+    def seen_urls(self) -> Iterable[str]:
+        """Every URL seen, in any order (a resumed crawl recounts its trap guards)."""
 
     def pop(self, host: str) -> CrawlRequest | None:
         """Take the oldest pending request for host, if any."""
@@ -51,16 +59,13 @@ class FrontierStore(Protocol):
         """
 
     def commit(self, records: Sequence[PageRecord] = ()) -> None:
-        """Make the work so far durable, with records as the next output lines, in order."""
+        """Make the work so far durable, with records saved as the next ones, in order."""
 
     def totals(self) -> dict[str, Any]:
-        """Counters of pages saved by earlier runs: pages, ok, errors, bytes, statuses, error_kinds."""
+        """The tally of records saved by earlier runs (RecordTally.to_dict()), or {} for none."""
 
     def close(self) -> None:
         """Release resources."""
-
-    # Optional: a store with seen_urls() -> Iterable[str] (every URL seen, in any order)
-    # lets a resumed crawl rebuild its trap-guard counters instead of starting them at 0.
 
 
 class MemoryFrontier:
@@ -71,18 +76,21 @@ class MemoryFrontier:
         self._queues: OrderedDict[str, deque[CrawlRequest]] = OrderedDict()
         self._pending = 0
 
-    def add_seen(self, url: str, via: str | None = None) -> bool:
-        """Remember url; True when it was not seen before (via matters only to durable stores)."""
-        if url in self._seen:
-            return False
+    def seen(self, url: str) -> bool:
+        """True when url was added before."""
+        return url in self._seen
+
+    def add(self, url: str, request: CrawlRequest | None = None, via: str | None = None) -> None:
+        """Remember url and queue request, if given (via matters only to durable stores)."""
         self._seen.add(url)
-        return True
+        if request is not None:
+            self._push(request)
 
     def seen_urls(self) -> Iterable[str]:
         """Every URL seen so far (see FrontierStore)."""
         return iter(self._seen)
 
-    def push(self, request: CrawlRequest) -> None:
+    def _push(self, request: CrawlRequest) -> None:
         """Queue a request at the back of its host's queue."""
         self._queues.setdefault(canonical_netloc(request.url), deque()).append(request)
         self._pending += 1

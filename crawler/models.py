@@ -6,6 +6,7 @@ cross thread and process boundaries in the threaded and process modes.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -117,10 +118,52 @@ class PageRecord:
             data["items"] = self.items
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PageRecord:
+        """Rebuild a record from its to_dict() form."""
+        error = data.get("error")
+        return cls(**{**data, "error": ErrorInfo(**error) if error else None})
+
     @property
     def ok(self) -> bool:
         """True when the page was fetched without an error."""
         return self.error is None
+
+
+@dataclass(slots=True)
+class RecordTally:
+    """Counts over records: written once, kept by the core live and by a durable store for resumes."""
+
+    pages: int = 0
+    ok: int = 0
+    errors: int = 0
+    bytes: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+
+    def add(self, record: PageRecord) -> None:
+        """Count one more record."""
+        self.pages += 1
+        self.bytes += record.size
+        if record.status is not None:
+            self.statuses[record.status] += 1
+        if record.error is None:
+            self.ok += 1
+        else:
+            self.errors += 1
+            self.error_kinds[record.error.kind] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The counts as JSON-ready data (fresh counters, not live ones)."""
+        return {"pages": self.pages, "ok": self.ok, "errors": self.errors, "bytes": self.bytes,
+                "statuses": Counter(self.statuses), "error_kinds": Counter(self.error_kinds)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecordTally:
+        """The tally saved as to_dict() (JSON turns status keys into strings; they come back)."""
+        statuses = Counter({int(status): n for status, n in data.get("statuses", {}).items()})
+        return cls(data.get("pages", 0), data.get("ok", 0), data.get("errors", 0), data.get("bytes", 0),
+                   statuses, Counter(data.get("error_kinds", {})))
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(PageRecord) if f.name != "items")

@@ -5,66 +5,51 @@
 =========  =====================================================================
 table      holds
 =========  =====================================================================
-meta       the crawl's identity (seeds, scope settings) and its totals
+meta       the crawl's identity (seeds, scope settings) and the saved records' tally
 seen       every URL ever queued or followed (the seen-set, on disk)
 requests   pending and in-flight requests, indexed by (host, id) for ``pop``
-done       the JSON Lines line of every finished page, by output sequence number
+done       every saved record (JSON), by sequence number: the journal sinks repair from
 =========  =====================================================================
 
 Exactly-once output. A request stays in ``requests`` (in flight) until
-:meth:`SqliteFrontier.commit` saves its record's line in ``done`` and deletes it,
-in one transaction with everything the core did before (the page's links are
-queued before its record reaches the writer). The store writes the output file
-itself: it commits a batch of records, then appends their lines, in sequence
-order. So every line in the file is in ``done``; when the crawl resumes,
-:meth:`~SqliteFrontier.open_output` cuts what the file holds beyond the last
-whole saved line (a torn line) and re-appends the saved lines it lacks. On
-reopening, in-flight requests (and the redirect targets they reached) go back to
-pending: their pages are fetched again but written once. Pages are fetched at
-least once and written exactly once.
+:meth:`SqliteFrontier.commit` saves its record in ``done`` and deletes it, in one
+transaction with everything the core did before (the page's links are queued
+before its record reaches the writer). Only then does a sink write the record, so
+every record a sink holds is saved; when the crawl resumes, a durable sink
+repairs itself from the saved records (:meth:`~SqliteFrontier.saved_records`,
+see :mod:`crawler.sinks`). On reopening, in-flight requests (and the redirect
+targets they reached) go back to pending: their pages are fetched again but
+written once. Pages are fetched at least once and written exactly once.
 
 Durability. WAL mode with ``synchronous=NORMAL``: a commit is in the WAL, which
 the operating system keeps when the process dies (Ctrl-C, kill -9), but it is
 fsynced only at checkpoints. After a power loss the database is still consistent
-but its last commits may be rolled back; repair then cuts the output back to what
-the store holds and the pages of the lost commits are fetched again. Output
-lines are never fsynced. ``synchronous=FULL`` would fsync every commit and buy
-nothing more for the output guarantee.
+but its last commits may be rolled back; a sink's repair then cuts its output back
+to what the store holds and the pages of the lost commits are fetched again.
+``synchronous=FULL`` would fsync every commit and buy nothing more for the output
+guarantee.
 
-Limits: standard output (``-o -``) cannot be repaired: after a crash it lacks
-the lines saved but not yet printed, and a resumed run prints only its own
-pages. Retry counts and robots.txt rules start afresh on each run; the trap
-guards count the seen URLs again (:meth:`SqliteFrontier.seen_urls`). The store
-keeps every line, so it grows as the output does.
+Storage only: which settings make a crawl the same one and whether it is finished
+are decided in :mod:`crawler.resume`. Retry counts and robots.txt rules start
+afresh on each run; the trap guards count the seen URLs again
+(:meth:`SqliteFrontier.seen_urls`). The store keeps every record, so it grows as
+the output does.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Self
+from typing import Any, Self
 
-from .config import CrawlConfig
-from .models import CrawlRequest, PageRecord
-from .sinks import encode_record, with_filename
-from .urls import canonical_netloc, normalize_url
+from .models import CrawlRequest, PageRecord, RecordTally
+from .urls import canonical_netloc
 
 DB_NAME = "state.sqlite3"
 FORMAT = "1"
-# Settings a resumed crawl may change: how fast and how long it runs, and how it checks
-# certificates, not which URLs it visits.
-# Every other setting (scope, depth, robots, trap guards, and any added later) must stay the same.
-ADOPTED_SETTINGS = frozenset({
-    "mode", "concurrency", "workers", "per_host", "delay", "max_pages", "timeout", "connect_timeout",
-    "time_limit", "max_body_bytes", "retries", "backoff_base", "backoff_max", "max_retry_after",
-    "parse_workers", "parse_offload_bytes", "verify_tls", "ca_file",
-})
 # SQLite's page cache; the OS page cache holds the rest without counting towards our RSS.
 CACHE_KIB = 32 * 1024
 # Recently seen URLs kept in RAM (twice this at most): most links on a page point to pages
@@ -89,26 +74,15 @@ class StateError(Exception):
     """The state directory cannot be used for this crawl; the message says why in one line."""
 
 
-@dataclass(frozen=True, slots=True)
-class ResumeInfo:
-    """What :meth:`SqliteFrontier.begin` found: whether the crawl continues, and how far it got."""
-
-    resumed: bool
-    done: int
-    pending: int
-    finished: bool
-
-
 class SqliteFrontier:
     """A FrontierStore in SQLite (WAL): the crawl survives Ctrl-C, kill -9 and power loss.
 
     ::
 
         with SqliteFrontier("state") as store:
-            info = store.begin(seeds, config)          # refuses another crawl's state
-            store.open_output("out.jsonl")             # repaired; the store writes it from now on
-            async with Crawler(config, store=store) as crawler:
-                async for page in crawler.crawl(seeds): ...
+            info = resume.begin(store, seeds, config)  # refuses another crawl's state
+            async with Crawler(config, store=store, sink=JsonLinesSink("out.jsonl")) as crawler:
+                async for page in crawler.crawl(seeds): ...  # the sink is repaired first
     """
 
     def __init__(self, directory: str | Path, *, fresh: bool = False) -> None:
@@ -119,13 +93,11 @@ class SqliteFrontier:
         self._in_flight: dict[str, int] = {}  # origin URL -> requests.id
         self._recent: set[str] = set()
         self._older: set[str] = set()
-        self._output: BinaryIO | None = None
-        self._unqueued: str | None = None  # see add_seen
         self._requeue_in_flight()
         self._hosts = self._load_host_counts()  # host -> pending count, oldest host first
         self._pending = sum(self._hosts.values())
         self._seen = self._db.execute("SELECT count(*) FROM seen").fetchone()[0]
-        self._totals = self._load_totals()
+        self._tally = RecordTally.from_dict(json.loads(self._meta("totals") or "{}"))
 
     def __enter__(self) -> Self:
         return self
@@ -133,93 +105,39 @@ class SqliteFrontier:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # ----- the crawl's identity and the output ----------------------------------
+    # ----- the crawl's identity ------------------------------------------------
 
-    def begin(self, seeds: Iterable[str], config: CrawlConfig) -> ResumeInfo:
-        """Start this crawl here, or check that it is the one saved and say how far it got."""
-        urls = sorted({normalize_url(seed) or seed for seed in seeds})
-        identity = _identity(urls, config)
+    def begin(self, identity: dict[str, Any]) -> bool:
+        """Save the crawl's identity here, or check it is the one saved; True when it was saved before."""
+        identity = json.loads(json.dumps(identity))  # tuples become lists, as in meta
         with self._lock:
             saved = self._meta("crawl")
             if saved is None:
                 self._set_meta("crawl", json.dumps(identity))
             else:
                 _check_same(json.loads(saved), identity, self.directory)
-        done = self._totals["pages"]
-        budget_spent = config.max_pages is not None and done >= config.max_pages
-        # With sitemaps, an empty frontier may only mean they were not read yet (or list new
-        # pages since): such a crawl runs again, and its sitemaps' known pages are seen already.
-        drained = self._pending == 0 and self._all_seen(urls) and not config.sitemaps
-        finished = saved is not None and (budget_spent or drained)
-        return ResumeInfo(resumed=saved is not None, done=done, pending=self._pending, finished=finished)
-
-    def open_output(self, path: str | Path) -> int:
-        """Write the JSON Lines output to path from now on, repaired first; return lines re-appended.
-
-        The file is made to hold exactly the saved lines: a torn last line (or lines a power
-        loss took from the store) is cut off, saved lines it lacks are appended. A new crawl
-        has no saved lines, so its file starts empty. Another crawl's file is refused.
-        """
-        path = Path(path)
-        size = path.stat().st_size if path.exists() else 0
-        with self._lock:
-            keep, end = self._lines_within(size)
-            output = open(path, "r+b" if path.exists() else "wb")  # noqa: SIM115 - open until close()
-            try:
-                if keep:
-                    self._check_line(output, keep, end, path)
-                output.truncate(end)
-                output.seek(end)
-                rows = self._db.execute("SELECT line FROM done WHERE seq > ? ORDER BY seq", (keep,))
-                output.writelines(line for (line,) in rows)
-                output.flush()
-            except BaseException:
-                output.close()
-                raise
-            self._output = output
-        return self._totals["pages"] - keep
-
-    def _lines_within(self, size: int) -> tuple[int, int]:
-        """How many saved lines fit wholly in size bytes, and where the last one ends."""
-        keep, end = self._totals["pages"], self._totals["line_bytes"]
-        if size == 0:
-            return 0, 0
-        rows = self._db.execute("SELECT length(line) FROM done WHERE seq <= ? ORDER BY seq DESC",
-                                (keep,))
-        for (length,) in rows:
-            if end <= size:
-                break
-            keep, end = keep - 1, end - length
-        return keep, end
-
-    def _check_line(self, output: BinaryIO, seq: int, end: int, path: Path) -> None:
-        """Refuse a file whose line number seq is not the saved one (another crawl's output)."""
-        (line,) = self._db.execute("SELECT line FROM done WHERE seq = ?", (seq,)).fetchone()
-        output.seek(end - len(line))
-        if output.read(len(line)) != line:
-            raise StateError(f"{path} is not the output of the crawl in {self.directory}: "
-                             "give another -o, or --fresh to start over")
+        return saved is not None
 
     # ----- FrontierStore --------------------------------------------------------
 
-    def add_seen(self, url: str, via: str | None = None) -> bool:
-        """Remember url (reached by a redirect of request via, if given); True when new."""
+    def seen(self, url: str) -> bool:
+        """True when url was added before."""
         with self._lock:
-            if url in self._recent or url in self._older or url == self._unqueued:
+            if url in self._recent or url in self._older:
+                return True
+            if self._db.execute("SELECT 1 FROM seen WHERE url = ?", (url,)).fetchone() is None:
                 return False
             self._remember(url)
-            if self._db.execute("SELECT 1 FROM seen WHERE url = ?", (url,)).fetchone():
-                return False
-            self._save_unqueued()
-            # The core queues a new URL right after this call, but a driver thread's commit
-            # may come in between: saved as seen without its request, a crash would lose it.
-            # So it is saved with its push, or with the next new URL if it was not queued.
-            if via is None:
-                self._unqueued = url
-            else:
-                self._db.execute("INSERT INTO seen VALUES (?, ?)", (url, via))
-            self._seen += 1
-        return True
+            return True
+
+    def add(self, url: str, request: CrawlRequest | None = None, via: str | None = None) -> None:
+        """Remember url and queue request, if given, in the same transaction."""
+        with self._lock:
+            self._remember(url)
+            if self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (url, via)).rowcount:
+                self._seen += 1
+            if request is not None:
+                self._push(request)
 
     def seen_urls(self) -> Iterator[str]:
         """Every URL saved as seen (see FrontierStore), streamed: there may be millions."""
@@ -227,18 +145,6 @@ class SqliteFrontier:
             rows = self._db.execute("SELECT url FROM seen")
         for (url,) in rows:
             yield url
-
-    def push(self, request: CrawlRequest) -> None:
-        """Queue a request behind the others of its host."""
-        host = canonical_netloc(request.url)
-        with self._lock:
-            if request.url == self._unqueued:
-                self._save_unqueued()
-            self._db.execute(
-                "INSERT INTO requests (host, url, depth, referrer, extra) VALUES (?, ?, ?, ?, ?)",
-                (host, request.url, request.depth, request.referrer, _extra(request)))
-            self._hosts[host] = self._hosts.get(host, 0) + 1
-            self._pending += 1
 
     def pop(self, host: str) -> CrawlRequest | None:
         """Take the oldest pending request for host and mark it in flight."""
@@ -282,42 +188,47 @@ class SqliteFrontier:
                 self._finish(request.origin_url)
 
     def commit(self, records: Sequence[PageRecord] = ()) -> None:
-        """Make everything so far durable, with records as the next output lines, then write them."""
+        """Make everything so far durable, with records saved as the next ones, in order."""
         with self._lock:
-            lines = [self._save(record) for record in records]
-            if lines:
-                self._set_meta("totals", json.dumps(self._totals))
+            for record in records:
+                self._save(record)
+            if records:
+                self._set_meta("totals", json.dumps(self._tally.to_dict()))
             self._db.commit()
-            if self._output is not None and lines:
-                # Only now: a line in the file must already be saved, or a resume would repeat it.
-                # A write that fails part-way leaves a torn line, which a resume cuts off.
-                try:
-                    self._output.write(b"".join(lines))
-                    self._output.flush()
-                except OSError as exc:
-                    raise with_filename(exc, self._output.name) from None
 
     def totals(self) -> dict[str, Any]:
-        """The counters of the pages saved so far: pages, ok, errors, bytes, statuses, error_kinds."""
-        return {**self._totals, "statuses": Counter(self._totals["statuses"]),
-                "error_kinds": Counter(self._totals["error_kinds"])}
+        """The tally of the records saved so far (RecordTally.to_dict())."""
+        return self._tally.to_dict()
+
+    # ----- the journal durable sinks repair from (see crawler.sinks.Journal) ----
+
+    def saved_count(self) -> int:
+        """How many records are saved."""
+        return self._tally.pages
+
+    def saved_records(self, after: int = 0) -> Iterator[PageRecord]:
+        """The saved records numbered after after (from 1), in order."""
+        with self._lock:
+            rows = self._db.execute("SELECT line FROM done WHERE seq > ? ORDER BY seq", (after,)).fetchall()
+        for (line,) in rows:
+            yield PageRecord.from_dict(json.loads(line))
 
     def close(self) -> None:
-        """Commit what the core did since the last commit; close the database and the output."""
+        """Commit what the core did since the last commit; close the database."""
         with self._lock:
-            self._save_unqueued()
             self._db.commit()
             self._db.close()
-            if self._output is not None:
-                self._output.close()
 
     # ----- helpers --------------------------------------------------------------
 
-    def _save_unqueued(self) -> None:
-        """Save the newest seen URL, whether or not the core queued it (a trap, for one)."""
-        if self._unqueued is not None:
-            self._db.execute("INSERT INTO seen (url) VALUES (?)", (self._unqueued,))
-            self._unqueued = None
+    def _push(self, request: CrawlRequest) -> None:
+        """Queue a request behind the others of its host (under the lock)."""
+        host = canonical_netloc(request.url)
+        self._db.execute(
+            "INSERT INTO requests (host, url, depth, referrer, extra) VALUES (?, ?, ?, ?, ?)",
+            (host, request.url, request.depth, request.referrer, _extra(request)))
+        self._hosts[host] = self._hosts.get(host, 0) + 1
+        self._pending += 1
 
     def _remember(self, url: str) -> None:
         """Keep url among the recently seen; the older half is dropped when the newer fills up."""
@@ -329,16 +240,12 @@ class SqliteFrontier:
         """The row of host's oldest pending request, if any."""
         return self._db.execute(_OLDEST, (host,)).fetchone() if self._hosts.get(host) else None
 
-    def _save(self, record: PageRecord) -> bytes:
-        """Store a record's line as the next one, finish its request, and return the line."""
-        line = encode_record(record).encode("utf-8")
-        totals = self._totals
-        totals["pages"] += 1
-        totals["line_bytes"] += len(line)
-        self._db.execute("INSERT INTO done (seq, line) VALUES (?, ?)", (totals["pages"], line))
+    def _save(self, record: PageRecord) -> None:
+        """Save a record as the next one and finish its request."""
+        line = json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self._tally.add(record)
+        self._db.execute("INSERT INTO done (seq, line) VALUES (?, ?)", (self._tally.pages, line))
         self._finish(record.requested_url)
-        _tally(totals, record)
-        return line
 
     def _finish(self, origin_url: str) -> None:
         """Delete the in-flight request whose origin is origin_url."""
@@ -357,21 +264,6 @@ class SqliteFrontier:
         rows = self._db.execute("SELECT host, count(*) FROM requests WHERE in_flight = 0 "
                                 "GROUP BY host ORDER BY min(id)")
         return dict(rows.fetchall())
-
-    def _load_totals(self) -> dict[str, Any]:
-        """The saved counters, or zeros."""
-        saved = self._meta("totals")
-        totals = json.loads(saved) if saved else {}
-        base: dict[str, Any] = {"pages": 0, "line_bytes": 0, "ok": 0, "errors": 0, "bytes": 0,
-                                "statuses": {}, "error_kinds": {}}
-        base.update(totals)
-        base["statuses"] = {int(status): n for status, n in base["statuses"].items()}
-        return base
-
-    def _all_seen(self, urls: list[str]) -> bool:
-        """True when every URL is in the seen-set."""
-        query = "SELECT 1 FROM seen WHERE url = ?"
-        return all(self._db.execute(query, (url,)).fetchone() for url in urls)
 
     def _meta(self, key: str) -> str | None:
         """A meta value, or None."""
@@ -442,13 +334,6 @@ def _reason(exc: sqlite3.Error) -> str:
     return str(exc)
 
 
-def _identity(urls: list[str], config: CrawlConfig) -> dict[str, Any]:
-    """The seeds and the settings that decide a crawl's URLs, as JSON data."""
-    settings = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
-                if f.name not in ADOPTED_SETTINGS}
-    return json.loads(json.dumps({"seeds": urls, **settings}))  # tuples become lists, as in meta
-
-
 def _check_same(saved: dict[str, Any], identity: dict[str, Any], directory: Path) -> None:
     """Refuse to continue a crawl with other seeds or scope settings."""
     hint = "use the same ones, --fresh to start over, or another --state"
@@ -460,19 +345,6 @@ def _check_same(saved: dict[str, Any], identity: dict[str, Any], directory: Path
         if name in saved and saved[name] != value:
             raise StateError(f"state {directory} holds a crawl with {name}={saved[name]!r}, "
                              f"not {value!r}; {hint}")
-
-
-def _tally(totals: dict[str, Any], record: PageRecord) -> None:
-    """Add a record to the saved counters."""
-    totals["bytes"] += record.size
-    if record.status is not None:
-        totals["statuses"][record.status] = totals["statuses"].get(record.status, 0) + 1
-    if record.error is None:
-        totals["ok"] += 1
-    else:
-        totals["errors"] += 1
-        kinds = totals["error_kinds"]
-        kinds[record.error.kind] = kinds.get(record.error.kind, 0) + 1
 
 
 def _extra(request: CrawlRequest) -> str | None:
@@ -492,4 +364,4 @@ def _request(url: str, depth: int, referrer: str | None, extra: str | None) -> C
                         requested_url=requested_url, redirects=tuple(redirects), retries=retries)
 
 
-__all__ = ["DB_NAME", "ResumeInfo", "SqliteFrontier", "StateError"]
+__all__ = ["DB_NAME", "SqliteFrontier", "StateError"]

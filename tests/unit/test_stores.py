@@ -1,4 +1,4 @@
-"""Frontier stores, memory and SQLite, through the same tests; then crashes and resumes of the core.
+"""Frontier stores, memory and SQLite, through the same contract tests; then crashes and resumes.
 
 A crash is simulated by closing the SQLite connection without committing, which is
 what the database sees when the process dies: the open transaction is rolled back.
@@ -18,10 +18,12 @@ import pytest
 
 from crawler.config import CrawlConfig
 from crawler.core import CrawlCore
+from crawler.errors import OutputError
 from crawler.frontier import FrontierStore, MemoryFrontier
 from crawler.models import CrawlRequest, FetchResult, PageRecord
-from crawler.sinks import encode_record
-from crawler.state import DB_NAME, ResumeInfo, SqliteFrontier, StateError
+from crawler.resume import ResumeInfo, begin
+from crawler.sinks import JsonLinesSink, encode_record
+from crawler.state import DB_NAME, SqliteFrontier, StateError
 
 from .test_core import ROOT, Clock, html, redirect
 
@@ -31,6 +33,11 @@ OTHER = "http://other.test/"
 def crash(store: SqliteFrontier) -> None:
     """End a store as kill -9 would: whatever was not committed is lost."""
     store._db.close()  # closing without commit rolls the open transaction back
+
+
+def push(store: FrontierStore, request: CrawlRequest) -> None:
+    """Add a request's URL to the seen-set and queue the request."""
+    store.add(request.url, request)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -45,19 +52,27 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FrontierSt
 
 
 def test_seen_set_dedups(store: FrontierStore) -> None:
-    assert store.add_seen(ROOT) and store.add_seen(ROOT + "a")
-    assert not store.add_seen(ROOT) and not store.add_seen(ROOT + "a", via=ROOT)
-    assert store.seen_count() == 2
+    assert not store.seen(ROOT) and not store.seen(ROOT + "a")
+    store.add(ROOT)
+    store.add(ROOT + "a", via=ROOT)
+    assert store.seen(ROOT) and store.seen(ROOT + "a")
+    assert store.seen_count() == 2 and sorted(store.seen_urls()) == [ROOT, ROOT + "a"]
+    assert store.pending_count() == 0  # seen, not queued
+
+
+def test_a_url_is_seen_and_queued_in_one_step(store: FrontierStore) -> None:
+    push(store, CrawlRequest(url=ROOT))
+    assert store.seen(ROOT) and store.pending_count() == 1 and store.seen_count() == 1
 
 
 def test_pop_is_fifo_per_host_and_hosts_oldest_first(store: FrontierStore) -> None:
     for url in (ROOT + "1", OTHER + "1", ROOT + "2", OTHER + "2"):
-        store.push(CrawlRequest(url=url, depth=1, referrer=ROOT))
+        push(store, CrawlRequest(url=url, depth=1, referrer=ROOT))
     assert list(store.pending_hosts()) == ["site.test", "other.test"] and store.pending_count() == 4
     assert store.peek("site.test") == CrawlRequest(url=ROOT + "1", depth=1, referrer=ROOT)
     assert [store.pop("site.test").url, store.pop("site.test").url] == [ROOT + "1", ROOT + "2"]
     assert store.pop("site.test") is None and store.peek("site.test") is None
-    store.push(CrawlRequest(url=ROOT + "3"))
+    push(store, CrawlRequest(url=ROOT + "3"))
     # An emptied host rejoins at the back.
     assert list(store.pending_hosts()) == ["other.test", "site.test"]
     assert store.pending_count() == 3 and store.pop("nowhere.test") is None
@@ -66,8 +81,15 @@ def test_pop_is_fifo_per_host_and_hosts_oldest_first(store: FrontierStore) -> No
 def test_requests_keep_every_field(store: FrontierStore) -> None:
     request = CrawlRequest(url=ROOT + "b", depth=3, referrer=ROOT, requested_url=ROOT + "a",
                            redirects=(ROOT + "a",), retries=2)
-    store.push(request)
+    push(store, request)
     assert store.pop("site.test") == request
+
+
+def test_a_request_done_without_a_record_leaves_the_queue(store: FrontierStore) -> None:
+    push(store, CrawlRequest(url=ROOT))
+    store.record_done(store.pop("site.test"), None)
+    store.commit()
+    assert store.pending_count() == 0 and store.pop("site.test") is None
 
 
 def test_memory_store_has_no_history() -> None:
@@ -88,8 +110,7 @@ def test_the_state_database_is_in_wal_mode(tmp_path: Path) -> None:
 def test_committed_work_survives_and_in_flight_requests_go_back_in_line(tmp_path: Path) -> None:
     store = SqliteFrontier(tmp_path)
     for name in "abc":
-        store.add_seen(ROOT + name)
-        store.push(CrawlRequest(url=ROOT + name, depth=1))
+        push(store, CrawlRequest(url=ROOT + name, depth=1))
     first = store.pop("site.test")
     store.commit()
     store.pop("site.test")  # popped after the last commit
@@ -97,25 +118,23 @@ def test_committed_work_survives_and_in_flight_requests_go_back_in_line(tmp_path
     store = SqliteFrontier(tmp_path)
     assert store.pending_count() == 3 and store.seen_count() == 3
     assert [store.pop("site.test").url for _ in range(3)] == [first.url, ROOT + "b", ROOT + "c"]
-    assert not store.add_seen(ROOT + "a")
+    assert store.seen(ROOT + "a")
     store.close()
 
 
 def test_uncommitted_work_is_lost_in_a_crash(tmp_path: Path) -> None:
     store = SqliteFrontier(tmp_path)
-    store.add_seen(ROOT)
-    store.push(CrawlRequest(url=ROOT))
+    push(store, CrawlRequest(url=ROOT))
     crash(store)
     store = SqliteFrontier(tmp_path)
-    assert store.pending_count() == 0 and store.seen_count() == 0 and store.add_seen(ROOT)
+    assert store.pending_count() == 0 and store.seen_count() == 0 and not store.seen(ROOT)
     store.close()
 
 
 def test_a_request_is_done_only_when_its_record_is_committed(tmp_path: Path) -> None:
     store = SqliteFrontier(tmp_path)
     for name in "ab":
-        store.add_seen(ROOT + name)
-        store.push(CrawlRequest(url=ROOT + name))
+        push(store, CrawlRequest(url=ROOT + name))
     a, b = store.pop("site.test"), store.pop("site.test")
     store.record_done(a, record(a.url))
     store.record_done(b, record(b.url))
@@ -127,17 +146,13 @@ def test_a_request_is_done_only_when_its_record_is_committed(tmp_path: Path) -> 
     store.close()
 
 
-def test_a_commit_between_seeing_and_queueing_a_url_saves_neither(tmp_path: Path) -> None:
-    # The writer commits from the event loop while a blocking driver's core is inside add_url.
+def test_a_url_is_saved_as_seen_with_its_request_in_one_step(tmp_path: Path) -> None:
+    # The writer commits from the event loop while a blocking driver's core is inside add_url:
+    # no commit can fall between a URL's being seen and its being queued.
     store = SqliteFrontier(tmp_path)
-    assert store.add_seen(ROOT + "a")
-    store.commit()
-    crash(store)
-    store = SqliteFrontier(tmp_path)
-    assert store.add_seen(ROOT + "a")  # unseen again: the page that links to it will queue it
-    store.push(CrawlRequest(url=ROOT + "a"))
-    assert store.add_seen(ROOT + "trap") and store.add_seen(ROOT + "b")  # the trap was not queued
-    assert not store.add_seen(ROOT + "trap") and not store.add_seen(ROOT + "b")
+    push(store, CrawlRequest(url=ROOT + "a"))
+    store.add(ROOT + "trap")  # the trap guard refused it: seen, not queued
+    assert store.seen(ROOT + "trap") and store.seen(ROOT + "a")
     store.commit()
     crash(store)
     store = SqliteFrontier(tmp_path)
@@ -147,7 +162,7 @@ def test_a_commit_between_seeing_and_queueing_a_url_saves_neither(tmp_path: Path
 
 def test_request_without_record_is_dropped(tmp_path: Path) -> None:
     with SqliteFrontier(tmp_path) as store:
-        store.push(CrawlRequest(url=ROOT))
+        push(store, CrawlRequest(url=ROOT))
         store.record_done(store.pop("site.test"), None)  # robots.txt forbids it
     with SqliteFrontier(tmp_path) as store:
         assert store.pending_count() == 0
@@ -155,24 +170,23 @@ def test_request_without_record_is_dropped(tmp_path: Path) -> None:
 
 def test_redirect_targets_of_redone_requests_are_unseen(tmp_path: Path) -> None:
     store = SqliteFrontier(tmp_path)
-    store.push(CrawlRequest(url=ROOT + "old"))
+    push(store, CrawlRequest(url=ROOT + "old"))
     old = store.pop("site.test")
-    assert store.add_seen(ROOT + "new", via=old.url)
+    store.add(ROOT + "new", via=old.url)
     store.commit()
     crash(store)
     store = SqliteFrontier(tmp_path)
-    assert store.add_seen(ROOT + "new", via=ROOT + "old")  # the chain starts again from /old
+    assert not store.seen(ROOT + "new") and store.seen(ROOT + "old")  # the chain starts again from /old
     store.close()
 
 
 def test_fresh_starts_over(tmp_path: Path) -> None:
     with SqliteFrontier(tmp_path) as store:
-        store.add_seen(ROOT)
-        store.push(CrawlRequest(url=ROOT))
-        store.begin([ROOT], CrawlConfig())
+        push(store, CrawlRequest(url=ROOT))
+        begin(store, [ROOT], CrawlConfig())
     with SqliteFrontier(tmp_path, fresh=True) as store:
         assert store.pending_count() == 0 and store.seen_count() == 0
-        assert not store.begin([OTHER], CrawlConfig()).resumed
+        assert not begin(store, [OTHER], CrawlConfig()).resumed
 
 
 def test_one_crawl_at_a_time(tmp_path: Path) -> None:
@@ -193,34 +207,33 @@ def test_not_a_database(tmp_path: Path) -> None:
 def test_begin_refuses_other_seeds_and_scope_but_adopts_other_limits(tmp_path: Path) -> None:
     config = CrawlConfig(max_depth=3)
     with SqliteFrontier(tmp_path) as store:
-        assert store.begin([ROOT, OTHER], config) == ResumeInfo(False, done=0, pending=0, finished=False)
+        assert begin(store, [ROOT, OTHER], config) == ResumeInfo(False, done=0, pending=0, finished=False)
         store.commit()
     with SqliteFrontier(tmp_path) as store:
         faster = config.replace(concurrency=2, max_pages=9, verify_tls=False)
-        assert store.begin([OTHER, "HTTP://site.test"], faster).resumed
+        assert begin(store, [OTHER, "HTTP://site.test"], faster).resumed
         with pytest.raises(StateError, match="other seed URLs"):
-            store.begin([ROOT], config)
+            begin(store, [ROOT], config)
         with pytest.raises(StateError, match="max_depth=3, not 4"):
-            store.begin([ROOT, OTHER], config.replace(max_depth=4))
+            begin(store, [ROOT, OTHER], config.replace(max_depth=4))
 
 
 def test_finished_when_nothing_is_pending_or_the_page_budget_is_spent(tmp_path: Path) -> None:
     with SqliteFrontier(tmp_path) as store:
-        store.begin([ROOT], CrawlConfig())
-        store.add_seen(ROOT)
-        store.push(CrawlRequest(url=ROOT))
-        store.push(CrawlRequest(url=ROOT + "a"))
+        begin(store, [ROOT], CrawlConfig())
+        push(store, CrawlRequest(url=ROOT))
+        push(store, CrawlRequest(url=ROOT + "a"))
         request = store.pop("site.test")
         store.commit([record(request.url)])
     with SqliteFrontier(tmp_path) as store:
-        assert not store.begin([ROOT], CrawlConfig()).finished
-        assert store.begin([ROOT], CrawlConfig(max_pages=1)).finished
+        assert not begin(store, [ROOT], CrawlConfig()).finished
+        assert begin(store, [ROOT], CrawlConfig(max_pages=1)).finished
         store.record_done(store.pop("site.test"), None)
     with SqliteFrontier(tmp_path) as store:
-        assert store.begin([ROOT], CrawlConfig()) == ResumeInfo(True, done=1, pending=0, finished=True)
+        assert begin(store, [ROOT], CrawlConfig()) == ResumeInfo(True, done=1, pending=0, finished=True)
 
 
-# ----- the output file ----------------------------------------------------------------
+# ----- the output file, repaired from the store's journal ----------------------------------
 
 
 def saved_store(tmp_path: Path, pages: int) -> tuple[SqliteFrontier, list[bytes]]:
@@ -228,19 +241,31 @@ def saved_store(tmp_path: Path, pages: int) -> tuple[SqliteFrontier, list[bytes]
     store = SqliteFrontier(tmp_path / "state")
     records = []
     for i in range(pages):
-        store.push(CrawlRequest(url=f"{ROOT}{i}"))
+        push(store, CrawlRequest(url=f"{ROOT}{i}"))
         records.append(record(store.pop("site.test").url))
     store.commit(records)
     return store, [encode_record(r).encode() for r in records]
 
 
-def test_the_store_writes_lines_after_committing_them(tmp_path: Path) -> None:
+def test_the_journal_gives_back_the_saved_records(tmp_path: Path) -> None:
+    store, lines = saved_store(tmp_path, 3)
+    assert store.saved_count() == 3
+    assert [encode_record(r).encode() for r in store.saved_records()] == lines
+    assert [encode_record(r).encode() for r in store.saved_records(after=2)] == lines[2:]
+    store.close()
+
+
+async def test_a_new_crawls_file_starts_empty_and_takes_each_record_once_saved(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     out.write_text("an older file\n")
     store, _ = saved_store(tmp_path, 0)
-    assert store.open_output(out) == 0 and out.read_bytes() == b""
-    store.push(CrawlRequest(url=ROOT))
-    store.commit([record(store.pop("site.test").url)])
+    sink = JsonLinesSink(out)
+    assert await sink.repair(store) == 0 and out.read_bytes() == b""
+    push(store, CrawlRequest(url=ROOT))
+    batch = [record(store.pop("site.test").url)]
+    store.commit(batch)
+    await sink.write_many(batch)
+    await sink.close()
     assert json.loads(out.read_text())["url"] == ROOT
     store.close()
 
@@ -251,22 +276,22 @@ def test_the_store_writes_lines_after_committing_them(tmp_path: Path) -> None:
     lambda data, lines: b"",                                   # the file was lost
     lambda data, lines: data + b'{"url": "half a lin',         # power loss: the store lost a line
 ])
-def test_open_output_repairs_what_a_crash_left(tmp_path: Path,
-                                               damage: Callable[[bytes, list[bytes]], bytes]) -> None:
+async def test_repair_mends_what_a_crash_left(tmp_path: Path,
+                                             damage: Callable[[bytes, list[bytes]], bytes]) -> None:
     store, lines = saved_store(tmp_path, 5)
     out = tmp_path / "out.jsonl"
     out.write_bytes(damage(b"".join(lines), lines))
-    store.open_output(out)
+    await JsonLinesSink(out).repair(store)
     store.close()
     assert out.read_bytes() == b"".join(lines)
 
 
-def test_open_output_refuses_another_crawls_file(tmp_path: Path) -> None:
+async def test_repair_refuses_another_crawls_file(tmp_path: Path) -> None:
     store, lines = saved_store(tmp_path, 3)
     out = tmp_path / "out.jsonl"
     out.write_bytes(b"".join(lines).replace(b"site.test", b"else.test"))
-    with pytest.raises(StateError, match="is not the output of the crawl"):
-        store.open_output(out)
+    with pytest.raises(OutputError, match="is not the output of the crawl"):
+        await JsonLinesSink(out).repair(store)
     store.close()
 
 
@@ -328,7 +353,7 @@ def test_both_stores_crawl_the_same_pages(store: FrontierStore) -> None:
 def test_a_crash_at_any_point_then_resume_writes_every_page_once(tmp_path: Path,
                                                                   completions: int) -> None:
     store = SqliteFrontier(tmp_path)
-    store.begin([ROOT], CrawlConfig())
+    begin(store, [ROOT], CrawlConfig())
     core = make_core(store)
     core.add_seeds([ROOT])
     before = crawl_some(core, completions, in_flight=3)
@@ -366,13 +391,13 @@ def record(url: str) -> PageRecord:
 def test_a_resumed_crawl_keeps_its_trap_guard_counts(tmp_path: Path) -> None:
     variants = [f"{ROOT}cal?date={day}" for day in range(5)]
     with SqliteFrontier(tmp_path) as store:
-        store.begin([ROOT], CrawlConfig(respect_robots=False, max_query_variants=2))
+        begin(store, [ROOT], CrawlConfig(respect_robots=False, max_query_variants=2))
         core = make_core(store, max_query_variants=2)
         core.add_seeds([ROOT])
         assert [core.add_url(url, depth=1) for url in variants[:3]] == [True, True, False]
         store.commit()
     with SqliteFrontier(tmp_path) as store:
-        assert store.begin([ROOT], CrawlConfig(respect_robots=False, max_query_variants=2)).resumed
+        assert begin(store, [ROOT], CrawlConfig(respect_robots=False, max_query_variants=2)).resumed
         core = make_core(store, max_query_variants=2)
         core.add_seeds([ROOT])
         # The cap was reached before the crash: a fresh count would let two more through.
@@ -384,14 +409,14 @@ def test_a_resumed_crawl_keeps_its_path_token_counts(tmp_path: Path) -> None:
     chain = [f"{ROOT}s/{n:016x}/page" for n in range(1, 7)]
     config = CrawlConfig(respect_robots=False, max_token_urls=3)
     with SqliteFrontier(tmp_path) as store:
-        store.begin([ROOT], config)
+        begin(store, [ROOT], config)
         core = make_core(store, max_token_urls=3)
         core.add_seeds([ROOT])
         added = [core.add_url(url, 1, referrer) for referrer, url in zip([ROOT, *chain], chain[:4], strict=False)]
         assert added == [True, True, True, False]
         store.commit()
     with SqliteFrontier(tmp_path) as store:
-        assert store.begin([ROOT], config).resumed
+        assert begin(store, [ROOT], config).resumed
         core = make_core(store, max_token_urls=3)
         core.add_seeds([ROOT])
         # A page that mints a fresh token is still past the cap; a listing is not cut.
