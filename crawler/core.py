@@ -545,7 +545,8 @@ def final_record(request: CrawlRequest, fetch: FetchResult, parsed: ParseResult 
     if error is None and is_retryable(fetch):
         error = ErrorInfo(ErrorKind.HTTP_STATUS, f"HTTP {fetch.status} after {request.retries} retries")
     hook = parsed.hook if parsed else None
-    record = _record(request, fetch, parsed, error or (hook.error if hook else None),
+    error = error or (parsed.error if parsed else None) or (hook.error if hook else None)
+    record = _record(request, fetch, parsed, error,
                      links=list(parsed.links) if parsed else [])
     if hook:
         record.items.extend(hook.items)

@@ -15,6 +15,7 @@ compares equal to its string and is written as it in JSON::
         hook_error                         the hook raised
         hook_result                        it returned what cannot be used (does not pickle, ...)
     reported by a driver
+        worker_died                        the page killed its parse worker twice (see runners.batcher)
         internal                           a bug; the crawl goes on
 
 :class:`OutputError` is no kind of a record: a sink that cannot be repaired for this crawl
@@ -43,6 +44,7 @@ class ErrorKind(StrEnum):
     ROBOTS_DISALLOWED = "robots_disallowed"
     HOOK_ERROR = "hook_error"
     HOOK_RESULT = "hook_result"
+    WORKER_DIED = "worker_died"
     INTERNAL = "internal"
 
 

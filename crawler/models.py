@@ -87,6 +87,8 @@ class ParseResult:
     encoding: str | None = None
     # The page hook's output, when a hook ran where the page was parsed.
     hook: HookOutput | None = None
+    # Why the page has no parse (its parse worker died on it), or None.
+    error: ErrorInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)

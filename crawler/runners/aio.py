@@ -21,13 +21,15 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from ..core import CrawlCore
+from ..errors import ErrorKind
 from ..fetchers import AsyncFetcher
 from ..hooks import PageHook, Scraper, install, plan, scrape_pages
-from ..models import CrawlRequest, FetchResult, PageRecord, ParseResult
+from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
 from ..parsing import parse_page, parse_pages
-from .batcher import ParseBatcher
+from .batcher import ParseBatcher, WorkerDied
 from .lifeline import follow
 from .sync import internal_error
 
@@ -56,8 +58,7 @@ class AsyncRunner:
         self._wake = asyncio.Event()
         self._fetching = 0
         self._held_bytes = 0  # bodies of fetched pages not settled yet
-        self._pool: ProcessPoolExecutor | None = None
-        self._batcher: ParseBatcher | None = None  # set once the pool's workers are up
+        self._batcher: ParseBatcher | None = None  # set once the pool's workers are up; it owns the pool
         self._warm_up: asyncio.Task[None] | None = None  # a pool starting from a forkserver
 
     async def run(self) -> None:
@@ -75,8 +76,9 @@ class AsyncRunner:
         finally:
             if warm_up is not None:
                 await asyncio.gather(warm_up, return_exceptions=True)
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
+            if self._batcher is not None:
+                await self._batcher.wait_replaced()
+                self._batcher.pool.shutdown(wait=True, cancel_futures=True)
         for record in self.core.drain():
             self._emit(record)
 
@@ -147,23 +149,29 @@ class AsyncRunner:
 
     async def _parse_links(self, fetch: FetchResult) -> ParseResult:
         """Extract links and title, in the pool when the page is big enough to be worth it."""
-        if self._batcher is not None and len(fetch.body) >= self.config.parse_offload_bytes:
-            try:
-                return await self._batcher.parse(fetch.body, fetch.url, fetch.charset)
-            except BrokenProcessPool:
-                self._batcher = None  # a worker died (killed, out of memory): parse inline from now on
+        if len(fetch.body) >= self.config.parse_offload_bytes:
+            parsed = await self._in_pool(fetch.body, fetch.url, fetch.charset)
+            if parsed is not None:
+                return parsed
         return parse_page(fetch.body, fetch.url, fetch.charset)
 
     async def _scrape(self, request: CrawlRequest, fetch: FetchResult, scraper: Scraper) -> ParseResult:
         """Parse a page and run the hook on it in the pool; inline without one (--parse-workers 0)."""
         if self._warm_up is not None and not self._warm_up.done():
             await asyncio.wait({self._warm_up})  # the hook's CPU belongs in the pool: wait for it
-        if self._batcher is not None:
-            try:
-                return await self._batcher.parse(request, fetch)
-            except BrokenProcessPool:
-                self._batcher = None
-        return scraper(request, fetch, parse_page(fetch.body, fetch.url, fetch.charset))
+        parsed = await self._in_pool(request, fetch)
+        return parsed or scraper(request, fetch, parse_page(fetch.body, fetch.url, fetch.charset))
+
+    async def _in_pool(self, *job: Any) -> ParseResult | None:
+        """The page's parse from the pool; None when there is no pool to parse in."""
+        if self._batcher is None:
+            return None
+        try:
+            return await self._batcher.parse(*job)
+        except WorkerDied as exc:
+            return ParseResult(error=ErrorInfo(ErrorKind.WORKER_DIED, str(exc)))
+        except BrokenProcessPool:
+            return None  # no new pool started, or the crawl is ending: parse inline
 
     def _fork_pool(self) -> None:
         """Start the parse pool by forking this process, which has no other thread yet.
@@ -172,32 +180,44 @@ class AsyncRunner:
         (a forkserver takes a quarter of a second idle, a second on a busy machine).
         """
         workers = self.config.effective_parse_workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                         initializer=_start_worker, initargs=(os.getpid(), self._scraper))
-        self._pool.submit(parse_pages, [])  # forks every worker now, before any thread exists
-        self._batcher = self._new_batcher(self._pool, workers)
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_start_worker, initargs=(os.getpid(), self._scraper))
+        pool.submit(parse_pages, [])  # forks every worker now, before any thread exists
+        self._batcher = self._new_batcher(pool)
 
     def _start_pool(self) -> None:
         """Start the parse pool from a forkserver (in a thread); pages parse inline meanwhile.
 
+        Starting interpreters takes up to a second of CPU: waiting for it would make
+        short crawls slower than parsing inline.
+        """
+        self._batcher = self._new_batcher(self._forkserver_pool())
+
+    def _forkserver_pool(self) -> ProcessPoolExecutor:
+        """A parse pool forked from a forkserver, every worker started (blocks: call it in a thread).
+
         This process runs threads, which fork() does not copy: a lock one of them held
-        would stay locked in the workers for ever. Starting interpreters takes up to a
-        second of CPU: waiting for it would make short crawls slower than parsing inline.
+        would stay locked in the workers for ever. This also replaces a pool that broke.
         """
         context = multiprocessing.get_context("forkserver")
         # The server imports these once and forks every worker from itself: a worker then
         # starts without spending CPU on importing the parser.
-        work = scrape_pages if self._scraper is not None else parse_pages
-        context.set_forkserver_preload(["__main__", work.__module__])
+        context.set_forkserver_preload(["__main__", self._work.__module__])
         workers = self.config.effective_parse_workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                         initargs=(os.getpid(), self._scraper))
-        list(self._pool.map(parse_pages, [[]] * workers))  # one task per worker makes all of them start
-        self._batcher = self._new_batcher(self._pool, workers)
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                   initargs=(os.getpid(), self._scraper))
+        list(pool.map(parse_pages, [[]] * workers))  # one task per worker makes all of them start
+        return pool
 
-    def _new_batcher(self, pool: ProcessPoolExecutor, workers: int) -> ParseBatcher:
-        """The batcher of a hooked crawl's pages, or of link extractions."""
-        return ParseBatcher(pool, workers, scrape_pages if self._scraper is not None else parse_pages)
+    @property
+    def _work(self) -> Callable[[list[Any]], list[ParseResult]]:
+        """The pool's entry point: pages with the hook in a hooked crawl, link extraction otherwise."""
+        return scrape_pages if self._scraper is not None else parse_pages
+
+    def _new_batcher(self, pool: ProcessPoolExecutor) -> ParseBatcher:
+        """The batcher of the pool, which replaces the pool with another when a worker dies."""
+        return ParseBatcher(pool, self.config.effective_parse_workers, self._work,
+                            replace_pool=self._forkserver_pool)
 
 
 def _can_fork() -> bool:

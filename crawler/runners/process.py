@@ -14,6 +14,9 @@ import dataclasses
 import multiprocessing
 import os
 import signal
+import time
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -21,9 +24,10 @@ from multiprocessing.synchronize import Barrier
 
 from ..config import CrawlConfig
 from ..core import CrawlCore
+from ..errors import ErrorKind
 from ..fetchers import BlockingFetcher
-from ..hooks import Scraper
-from ..models import CrawlRequest
+from ..hooks import PageHook, Scraper
+from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord
 from .lifeline import follow
 from .sync import NeedsParse, Outcome, fetch_and_parse
 from .threaded import PoolRunner, Work
@@ -74,7 +78,20 @@ def work(request: CrawlRequest) -> Outcome:
 
 
 class ProcessRunner(PoolRunner):
-    """Fetches and parses in a ProcessPoolExecutor of ``workers`` processes."""
+    """Fetches and parses in a ProcessPoolExecutor of ``workers`` processes.
+
+    A worker that dies (``os._exit`` in a page hook, a crash in C, the out-of-memory
+    killer) breaks the pool, which ends its other workers too: the pool is replaced,
+    and every request that was in it runs again, alone and one at a time, so that
+    one that breaks the new pool too is known to be the cause. It is recorded with
+    the error kind ``worker_died``; the others complete as if nothing happened.
+    """
+
+    def __init__(self, core: CrawlCore, emit: Callable[[PageRecord], None],
+                 hook: PageHook | None = None) -> None:
+        super().__init__(core, emit, hook)
+        self._suspects: deque[CrawlRequest] = deque()  # requests that were in a pool when it broke
+        self._kills: dict[CrawlRequest, int] = {}  # how many pools each broke while in them
 
     def run(self) -> None:
         """Crawl until the core is finished or halted."""
@@ -102,13 +119,36 @@ class ProcessRunner(PoolRunner):
                                "'process' must guard its code with if __name__ == '__main__')")
         return pool
 
+    def _next_request(self, pending: dict[Future[Outcome], CrawlRequest]) -> CrawlRequest | None:
+        """After a break, each suspect alone in the pool; then the core's next request."""
+        if self._suspects:
+            return self._suspects.popleft() if not pending else None
+        if any(request in self._kills for request in pending.values()):
+            return None  # a suspect runs alone
+        return super()._next_request(pending)
+
+    def _finished(self, future: Future[Outcome], request: CrawlRequest) -> None:
+        """Deliver a request's result; one whose worker died runs again alone, or fails if it did."""
+        if future.cancelled() or not isinstance(future.exception(), BrokenProcessPool):
+            self._kills.pop(request, None)
+            super()._finished(future, request)
+            return
+        kills = self._kills[request] = self._kills.get(request, 0) + 1
+        if kills < 2:
+            self._suspects.append(request)
+            return
+        del self._kills[request]
+        error = ErrorInfo(ErrorKind.WORKER_DIED, "the worker process died on this page twice, the second "
+                          "time alone (os._exit, a crash in C code, or the out-of-memory killer): the "
+                          "pool was replaced and the crawl went on")
+        self._deliver(request, FetchResult(url=request.url, error=error, fetched_at=time.time()), None)
+
     def _submit(self, work: Work, request: CrawlRequest) -> Future[Outcome]:
         """Start one request's work, replacing the pool if a worker died."""
         try:
             return super()._submit(work, request)
         except BrokenProcessPool:
-            # A worker was killed (out of memory, a crash in C): its requests come back as
-            # errors; the crawl goes on with a new pool.
+            # A worker died: its requests come back to _finished; the crawl goes on with a new pool.
             self._pool.shutdown(wait=False)
             self._pool = self._new_pool()
             return super()._submit(work, request)

@@ -44,7 +44,7 @@ class PoolRunner(BlockingRunner):
                 if self.core.halted:
                     self._collect(pending, STOP_GRACE_SECONDS, wait_all=True)
                     break
-                while len(pending) < self.config.workers and (request := self.core.next_request()):
+                while len(pending) < self.config.workers and (request := self._next_request(pending)):
                     pending[self._submit(work, request)] = request
                 self._flush()  # a dropped redirect target may be all that was left
                 # At the worker limit only a completion can help: wait for one.
@@ -53,6 +53,10 @@ class PoolRunner(BlockingRunner):
         finally:
             self._abandon(pending)
         self._flush()
+
+    def _next_request(self, pending: dict[Future[Outcome], CrawlRequest]) -> CrawlRequest | None:
+        """The next request to start: the core's."""
+        return self.core.next_request()
 
     def _submit(self, work: Work, request: CrawlRequest) -> Future[Outcome]:
         """Start the work of one request."""
@@ -69,10 +73,13 @@ class PoolRunner(BlockingRunner):
         while pending:
             done, _ = wait(pending, max(0.0, deadline - time.monotonic()), FIRST_COMPLETED)
             for future in done:
-                request = pending.pop(future)
-                self._deliver(request, *self._outcome(future, request))
+                self._finished(future, pending.pop(future))
             if not done or not wait_all:
                 return
+
+    def _finished(self, future: Future[Outcome], request: CrawlRequest) -> None:
+        """Deliver the result of a request's work."""
+        self._deliver(request, *self._outcome(future, request))
 
     @staticmethod
     def _outcome(future: Future[Outcome], request: CrawlRequest) -> Outcome:

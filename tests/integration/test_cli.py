@@ -130,7 +130,7 @@ def test_sigterm_ends_a_parse_worker_and_the_crawl_goes_on(slow_site, tmp_path: 
     assert not alive
     lines = out.read_text().count("\n")
     while time.monotonic() < deadline and out.read_text().count("\n") < lines + 10:
-        time.sleep(0.1)  # pages parse inline from now on
+        time.sleep(0.1)  # a new pool parses the pages from now on
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=15)
     assert process.returncode == 130 and "Traceback" not in stderr, stderr

@@ -5,8 +5,10 @@ Real crawls of the edge site in every mode, with real parse pools and worker pro
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -112,3 +114,44 @@ async def test_a_hook_result_that_does_not_pickle_marks_its_page(mode: str, edge
 async def test_a_pinned_hook_may_return_anything(edge_site: str) -> None:
     records = await crawl(edge_site, "async", crawler.in_crawl_process(unpicklable))
     assert isinstance(records[edge_site + "a.html"].items[0], type(threading.Lock()))
+
+
+class Killer:
+    """Kills its worker on /a.html as a real failure would; with a marker path, only the first time."""
+
+    def __init__(self, how: str, marker: str | None = None) -> None:
+        self.how, self.marker = how, marker
+
+    def __call__(self, page: PageRecord, soup: Any) -> list[Any]:
+        if page.url.endswith("/a.html") and not (self.marker and os.path.exists(self.marker)):
+            if self.marker:
+                open(self.marker, "w").close()
+            if self.how == "exit":
+                os._exit(3)
+            if self.how == "segfault":
+                ctypes.string_at(0)  # a crash in C code: SIGSEGV
+            os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer does
+        return [(soup.title.string, os.getpid())]
+
+
+@pytest.mark.parametrize("mode", ["async", "process"])
+@pytest.mark.parametrize("how", ["exit", "segfault", "oom"])
+async def test_a_page_that_kills_its_worker_twice_is_recorded_and_the_pool_goes_on(
+        mode: str, how: str, edge_site: str) -> None:
+    records = await crawl(edge_site, mode, Killer(how))
+    killer = records[edge_site + "a.html"]
+    assert killer.error is not None and killer.error.kind == "worker_died", killer
+    assert "died on this page twice" in killer.error.message and killer.items == []
+    others = [r for r in records.values() if r.items]
+    assert len(others) == 5 and all(r.error is None for r in others)  # all but /a.html and its links
+    assert all(pid != TEST_PID for r in others for _, pid in r.items)  # none was scraped inline
+
+
+@pytest.mark.parametrize("mode", ["async", "process"])
+async def test_a_page_that_kills_its_worker_once_is_parsed_again(mode: str, edge_site: str, tmp_path: Any) -> None:
+    records = await crawl(edge_site, mode, Killer("exit", marker=str(tmp_path / "killed-once")))
+    assert all(r.error is None for r in records.values() if r.status == 200)
+    # Parsed again in the new pool, not inline, and its links were followed.
+    for path, title in [("a.html", "A"), ("b.html", "B"), ("c.html?x=1", "C with query")]:
+        [(scraped, pid)] = records[edge_site + path].items
+        assert scraped == title and pid != TEST_PID

@@ -70,20 +70,42 @@ async def test_a_dead_worker_fails_the_pages_instead_of_hanging(pool: CountingPo
         await asyncio.wait_for(batcher.parse(page(2), "http://a.test/", None), timeout=10)
 
 
+async def test_a_dead_worker_costs_a_new_pool_and_every_page_is_parsed(pool: CountingPool) -> None:
+    replacements: list[ProcessPoolExecutor] = []
+
+    def replace() -> ProcessPoolExecutor:
+        new = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+        replacements.append(new)
+        return new
+
+    batcher = ParseBatcher(pool, workers=1, max_batch=4, replace_pool=replace)
+    busy = asyncio.ensure_future(batcher.parse(page(0), "http://a.test/", None))
+    await asyncio.sleep(0.01)  # in the pool now
+    for process in list(pool._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)
+    results = await asyncio.wait_for(
+        asyncio.gather(busy, *(batcher.parse(page(n), "http://a.test/", None) for n in range(1, 10))), 30)
+    try:
+        assert [r.title for r in results] == [f"page {n}" for n in range(10)]
+        assert len(replacements) == 1 and batcher.pool is replacements[0]
+    finally:
+        replacements[0].shutdown(cancel_futures=True)
+
+
 @pytest.mark.parametrize("start, method", [("_fork_pool", "fork"), ("_start_pool", "forkserver")])
 async def test_both_pool_starts_parse_and_leave_ctrl_c_to_the_crawl(start: str, method: str) -> None:
     # fork when the process has no other thread (fast), a forkserver otherwise (safe).
     runner = AsyncRunner(CrawlCore(CrawlConfig(parse_workers=1)), emit=lambda record: None)
     getattr(runner, start)()
-    assert runner._pool is not None and runner._batcher is not None
+    assert runner._batcher is not None
     try:
-        assert runner._pool._mp_context.get_start_method() == method  # type: ignore[attr-defined]
+        assert runner._batcher.pool._mp_context.get_start_method() == method  # type: ignore[attr-defined]
         result = await asyncio.wait_for(runner._batcher.parse(page(3), "http://a.test/", None), timeout=10)
         assert result.links == ("http://a.test/p/3",)
         # A terminal's Ctrl-C reaches every process of the group: workers ignore it.
-        assert runner._pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
+        assert runner._batcher.pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
     finally:
-        runner._pool.shutdown(cancel_futures=True)
+        runner._batcher.pool.shutdown(cancel_futures=True)
 
 
 @pytest.mark.parametrize("concurrency, tasks, held, may", [
