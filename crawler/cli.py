@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .config import MODES, ConfigError, CrawlConfig, load_config
 from .errors import OutputError
 from .state import StateError
-from .urls import normalize_url
+from .urls import canonical_hostname, normalize_url
 from .version import __version__
 
 # The crawl machinery (aiohttp, rich, the drivers) loads in the command that needs it,
@@ -61,61 +61,116 @@ class _Parser(argparse.ArgumentParser):
 # Flags that map one-to-one onto config settings: flag dest -> setting name.
 _SETTING_FLAGS = (
     "mode", "workers", "concurrency", "per_host", "delay", "max_pages", "max_depth", "timeout", "time_limit",
-    "max_body_bytes", "max_redirects", "retries", "parse_workers", "user_agent", "ca_file",
+    "max_body_bytes", "max_redirects", "retries", "parse_workers", "user_agent", "ca_file", "auth", "proxy",
 )
+# Repeatable flags that each set a list setting: flag dest -> setting name.
+_LIST_FLAGS = (("allow_domain", "allow_domains"), ("include", "include"), ("exclude", "exclude"),
+               ("header", "headers"), ("cookie", "cookies"), ("no_proxy", "no_proxy"))
+# Switches: flag dest -> (setting name, the value the flag sets).
+_SWITCHES = {
+    "no_robots": ("respect_robots", False), "follow_nofollow": ("follow_nofollow", True),
+    "sitemaps": ("sitemaps", True), "allow_private": ("allow_private_addresses", True),
+    "insecure": ("verify_tls", False), "netrc": ("netrc", True), "cookies_jar": ("cookie_jar", True),
+    "no_env_proxy": ("proxy_from_env", False),
+}
+# How a default of None reads in --help.
+_NONE_MEANS = {"parse_workers": "one per CPU", "ca_file": "the system's CAs", "auth": "none", "proxy": "none"}
+_DEFAULTS = CrawlConfig()
 
 
-def _add_crawl_options(parser: argparse.ArgumentParser, *, one_mode: bool = True) -> None:
-    """The options shared by commands that crawl (one_mode: --mode and -o, for a single crawl)."""
+def _default(setting: str, width: bool = False) -> str:
+    """'(default: X)' for a setting's built-in default; width: comparisons use the sweep or 64 instead."""
+    value = getattr(_DEFAULTS, setting)
+    shown = _NONE_MEANS.get(setting, "no limit") if value is None else value
+    if isinstance(value, bool):
+        shown = "on" if value else "off"
+    return f"(default: {shown}{'; 64 in a comparison of the demo' if width else ''})"
+
+
+def _add_crawl_options(parser: argparse.ArgumentParser, *, one_mode: bool = True, demo: bool = False) -> None:
+    """The options shared by commands that crawl (one_mode: --mode and -o, for a single crawl).
+
+    Each help ends with the built-in default (demo: the demo comparison's own widths).
+    """
     add = parser.add_argument
     if one_mode:
-        add("--mode", choices=MODES, help="how pages are fetched (default async)")
-    add("-w", "--workers", type=int, metavar="N", help="threads or processes (threaded, process modes)")
-    add("-c", "--concurrency", type=int, metavar="N", help="requests in flight at once (async)")
-    add("--per-host", type=int, metavar="N", help="requests in flight at once per host")
-    add("--delay", type=float, metavar="S", help="minimum seconds between requests to one host")
-    add("--max-pages", type=int, metavar="N", help="stop after fetching N pages")
-    add("--max-depth", type=int, metavar="N", help="follow links at most N hops from a seed")
-    add("--timeout", type=float, metavar="S", help="total seconds allowed for one request")
-    add("--time-limit", type=float, metavar="S", help="stop starting requests after S seconds")
-    add("--max-body-bytes", type=int, metavar="B", help="stop reading a body past B bytes")
-    add("--max-redirects", type=int, metavar="N", help="follow at most N redirects per URL")
-    add("--retries", type=int, metavar="N", help="retries for timeouts, resets, 429 and 5xx")
-    add("--parse-workers", type=int, metavar="N", help="parse processes (0: parse inline)")
-    add("--user-agent", metavar="UA", help="the User-Agent header and robots.txt name")
-    add("--no-robots", action="store_true", help="ignore robots.txt")
-    add("--follow-nofollow", action="store_true", help="follow rel=nofollow and meta nofollow links")
-    add("--sitemaps", action="store_true", help="also crawl the pages the sites' sitemaps list")
-    add("--allow-domain", action="append", metavar="DOMAIN", help="also crawl this domain (repeatable)")
-    add("--allow-private", action="store_true",
-        help="let hosts other than the seeds' be private, loopback or link-local addresses")
-    add("--ca-file", metavar="PEM", help="trust these CA certificates instead of the system's")
-    add("--insecure", action="store_true", help="do not verify HTTPS certificates")
-    add("--include", action="append", metavar="REGEX", help="only crawl URLs matching (repeatable)")
-    add("--exclude", action="append", metavar="REGEX", help="never crawl URLs matching (repeatable)")
-    add("--config", metavar="FILE", help="a TOML config file; flags override it")
+        add("--mode", choices=MODES, help=f"how pages are fetched {_default('mode')}")
+    add("-w", "--workers", type=int, metavar="N",
+        help=f"threads or processes (threaded, process modes) {_default('workers', demo)}")
+    add("-c", "--concurrency", type=int, metavar="N",
+        help=f"requests in flight at once (async) {_default('concurrency', demo)}")
+    add("--per-host", type=int, metavar="N", help=f"requests in flight at once per host {_default('per_host')}"
+        + ("; a comparison of the demo: the width" if not one_mode or demo else ""))
+    add("--delay", type=float, metavar="S", help=f"minimum seconds between requests to one host {_default('delay')}")
+    add("--max-pages", type=int, metavar="N", help=f"stop after fetching N pages {_default('max_pages')}")
+    add("--max-depth", type=int, metavar="N", help=f"follow links at most N hops from a seed {_default('max_depth')}")
+    add("--timeout", type=float, metavar="S", help=f"total seconds allowed for one request {_default('timeout')}")
+    add("--time-limit", type=float, metavar="S", help=f"stop starting requests after S seconds {_default('time_limit')}")
+    add("--max-body-bytes", type=int, metavar="B", help=f"stop reading a body past B bytes {_default('max_body_bytes')}")
+    add("--max-redirects", type=int, metavar="N",
+        help=f"follow at most N redirects per URL {_default('max_redirects')}")
+    add("--retries", type=int, metavar="N", help=f"retries for timeouts, resets, 429 and 5xx {_default('retries')}")
+    add("--parse-workers", type=int, metavar="N",
+        help=f"parse processes, 0 to parse inline {_default('parse_workers')}")
+    add("--user-agent", metavar="UA", help=f"the User-Agent header and robots.txt name {_default('user_agent')}")
+    add("--no-robots", action="store_true", help="ignore robots.txt (default: obey it)")
+    add("--follow-nofollow", action="store_true",
+        help=f"follow rel=nofollow and meta nofollow links {_default('follow_nofollow')}")
+    add("--sitemaps", action="store_true", help=f"also crawl the pages the sites' sitemaps list {_default('sitemaps')}")
+    add("--allow-domain", action="append", metavar="DOMAIN",
+        help="also crawl this domain (repeatable; default: the seeds' hosts only)")
+    add("--allow-private", action="store_true", help="let hosts other than the seeds' be private, loopback or "
+                                                     f"link-local addresses {_default('allow_private_addresses')}")
+    add("--ca-file", metavar="PEM", help=f"trust these CA certificates instead of the system's {_default('ca_file')}")
+    add("--insecure", action="store_true", help="do not verify HTTPS certificates (default: verify them)")
+    add("--include", action="append", metavar="REGEX", help="only crawl URLs matching (repeatable; default: all)")
+    add("--exclude", action="append", metavar="REGEX", help="never crawl URLs matching (repeatable; default: none)")
+    _add_request_options(parser)
+    add("--config", metavar="FILE", help="a TOML config file; flags override it (default: none)")
     if one_mode:
-        add("-o", "--output", metavar="FILE", help="write JSON Lines records to FILE ('-' for stdout)")
-    add("-q", "--quiet", action="store_true", help="no progress display and no summary")
+        add("-o", "--output", metavar="FILE", help="write JSON Lines records to FILE, '-' for stdout "
+                                                   "(default: none)")
+    add("-q", "--quiet", action="store_true", help="no progress display and no summary (default: off)")
+
+
+def _add_request_options(parser: argparse.ArgumentParser) -> None:
+    """What requests carry and where they go (see crawler.outbound)."""
+    add = parser.add_argument
+    add("-H", "--header", action="append", metavar="'NAME: VALUE'",
+        help="send this header with every request; Authorization and Cookie to the seeds' sites only "
+             "(repeatable; default: none)")
+    add("--cookie", action="append", metavar="NAME=VALUE",
+        help="send this cookie to the seeds' sites only (repeatable; default: none)")
+    add("--auth", metavar="USER:PASSWORD", help=f"HTTP Basic auth for the seeds' sites only {_default('auth')}")
+    add("--netrc", action="store_true",
+        help=f"Basic auth for the seeds' sites from ~/.netrc (or $NETRC) {_default('netrc')}")
+    add("--cookies", dest="cookies_jar", action="store_true",
+        help=f"keep the cookies sites set, each host's for that host only {_default('cookie_jar')}")
+    add("--proxy", metavar="URL",
+        help="send every request through this http:// or https:// proxy (default: $http_proxy, $https_proxy)")
+    add("--no-proxy", action="append", metavar="HOSTS",
+        help="hosts, domains or address ranges to reach directly (repeatable, comma-separated; default: $no_proxy)")
+    add("--no-env-proxy", action="store_true", help="ignore the *_proxy environment variables (default: off)")
 
 
 def _add_compare_options(parser: argparse.ArgumentParser, report: str) -> None:
     """Where a comparison's report goes and how often each mode runs."""
     add = parser.add_argument
-    add("--repeat", type=int, default=1, metavar="R", help="runs per mode, interleaved; medians are reported")
+    add("--repeat", type=int, default=1, metavar="R",
+        help="runs per mode, interleaved; medians are reported (default: 1)")
     add("--report", default=report, metavar="DIR", help=f"directory for report.json, report.md and charts "
-                                                        f"(default {report})")
+                                                        f"(default: {report})")
 
 
 def _add_site_shape(parser: argparse.ArgumentParser, pages_flag: str, pages: int) -> None:
     """The demo site's size, latency and parse cost."""
     add = parser.add_argument
     add(pages_flag, dest="site_pages", type=int, default=pages, metavar="N",
-        help=f"pages on the demo site (default {pages})")
+        help=f"pages on the demo site (default: {pages})")
     add("--latency-ms", type=float, default=DEMO_LATENCY_MS, metavar="MS",
-        help=f"the demo site's latency (default {DEMO_LATENCY_MS:g})")
-    add("--page-kb", default="30,60", metavar="MIN,MAX", help="demo page sizes in KiB (default 30,60)")
-    add("--links", default="40,80", metavar="MIN,MAX", help="links per demo page (default 40,80)")
+        help=f"the demo site's latency (default: {DEMO_LATENCY_MS:g})")
+    add("--page-kb", default="30,60", metavar="MIN,MAX", help="demo page sizes in KiB (default: 30,60)")
+    add("--links", default="40,80", metavar="MIN,MAX", help="links per demo page (default: 40,80)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,35 +180,35 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     crawl = commands.add_parser("crawl", help="crawl from seed URLs")
-    crawl.add_argument("urls", nargs="*", metavar="URL", help="seed URLs")
-    crawl.add_argument("--seeds-file", metavar="FILE", help="a file of seed URLs, one per line")
-    crawl.add_argument("--state", metavar="DIR", help="keep the crawl in DIR; the same command resumes it")
-    crawl.add_argument("--fresh", action="store_true", help="with --state: forget the saved crawl, start over")
+    crawl.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (default: none; give some or --seeds-file)")
+    crawl.add_argument("--seeds-file", metavar="FILE", help="a file of seed URLs, one per line (default: none)")
+    crawl.add_argument("--state", metavar="DIR", help="keep the crawl in DIR; the same command resumes it (default: none, in memory)")
+    crawl.add_argument("--fresh", action="store_true", help="with --state: forget the saved crawl, start over (default: off)")
     _add_crawl_options(crawl)
 
     compare = commands.add_parser("compare", help="run the same crawl in each mode and compare them")
     compare.add_argument("url", nargs="?", metavar="URL", help="the seed URL (or --demo)")
     compare.add_argument("--modes", default=",".join(MODES), metavar="LIST",
-                         help=f"modes to compare (default {','.join(MODES)})")
-    compare.add_argument("--sweep", metavar="N,N,...", help="throughput at each workers/concurrency value")
-    compare.add_argument("--demo", action="store_true", help="compare on the bundled demo site, offline")
+                         help=f"modes to compare (default: {','.join(MODES)})")
+    compare.add_argument("--sweep", metavar="N,N,...", help="throughput at each workers/concurrency value (default: none)")
+    compare.add_argument("--demo", action="store_true", help="compare on the bundled demo site, offline (default: off)")
     _add_compare_options(compare, "compare-report")
     _add_site_shape(compare, "--demo-pages", DEMO_PAGES)
-    _add_crawl_options(compare, one_mode=False)
+    _add_crawl_options(compare, one_mode=False, demo=True)
 
     demo = commands.add_parser("demo", help="compare the four modes on the bundled demo site, offline")
     demo.add_argument("--modes", default=",".join(MODES), metavar="LIST",
-                      help=f"modes to compare (default {','.join(MODES)})")
+                      help=f"modes to compare (default: {','.join(MODES)})")
     _add_compare_options(demo, "compare-report")
     _add_site_shape(demo, "--pages", DEMO_PAGES)
-    _add_crawl_options(demo)
+    _add_crawl_options(demo, demo=True)
 
     site = commands.add_parser("demo-site", help="serve the bundled demo site")
-    site.add_argument("--host", default="127.0.0.1")
-    site.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    site.add_argument("--pages", type=int, default=2000)
-    site.add_argument("--latency-ms", type=float, default=0.0)
-    site.add_argument("--seed", type=int, default=1)
+    site.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)")
+    site.add_argument("--port", type=int, default=0, help="0 picks a free port (default: %(default)s)")
+    site.add_argument("--pages", type=int, default=2000, help="pages on the site (default: %(default)s)")
+    site.add_argument("--latency-ms", type=float, default=0.0, help="each answer's delay (default: %(default)s)")
+    site.add_argument("--seed", type=int, default=1, help="the seed the site is generated from (default: %(default)s)")
     return parser
 
 
@@ -161,19 +216,12 @@ def config_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None =
     """The config file's settings overridden by defaults, then by the flags given."""
     overrides: dict[str, Any] = dict(defaults or {})
     overrides |= {name: getattr(args, name) for name in _SETTING_FLAGS if getattr(args, name, None) is not None}
-    if args.no_robots:
-        overrides["respect_robots"] = False
-    if args.follow_nofollow:
-        overrides["follow_nofollow"] = True
-    if args.sitemaps:
-        overrides["sitemaps"] = True
-    if args.allow_private:
-        overrides["allow_private_addresses"] = True
-    if args.insecure:
-        overrides["verify_tls"] = False
-    for flag, setting in (("allow_domain", "allow_domains"), ("include", "include"), ("exclude", "exclude")):
+    overrides |= {setting: value for flag, (setting, value) in _SWITCHES.items() if getattr(args, flag)}
+    for flag, setting in _LIST_FLAGS:
         if getattr(args, flag):
             overrides[setting] = tuple(getattr(args, flag))
+    if args.no_proxy:  # curl's --noproxy takes a comma-separated list
+        overrides["no_proxy"] = tuple(h.strip() for v in args.no_proxy for h in v.split(",") if h.strip())
     return load_config(args.config, overrides)
 
 
@@ -205,6 +253,9 @@ async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str 
     crawler = Crawler(config, sink=open_sink(output), store=store)
     if resume is not None and not await _goes_on(crawler, resume):
         return 0
+    note = None if quiet else per_host_note(config, seeds)
+    if note:
+        print(note, file=sys.stderr)
     interrupted = _install_interrupt(crawler)
     started = time.monotonic()
     progress = None if quiet else asyncio.create_task(show_progress(crawler.statistics, started))
@@ -235,6 +286,22 @@ async def _goes_on(crawler: Crawler, resume: ResumeInfo) -> bool:
     if resume.resumed:
         print(f"resuming: {resume.done} done, {resume.pending} pending", file=sys.stderr)
     return True
+
+
+def per_host_note(config: CrawlConfig, seeds: Sequence[str]) -> str | None:
+    """A note that a crawl of one host is held to per_host requests at once, when a set width is above it.
+
+    Only for a width set by the user: the built-in -c 16 over --per-host 8 is the polite default.
+    """
+    width_flag, width = {"sync": ("", 1), "async": ("-c", config.concurrency)}.get(
+        config.mode, ("-w", config.workers))
+    if width <= config.per_host or width == getattr(_DEFAULTS, "concurrency" if width_flag == "-c" else "workers"):
+        return None
+    hosts = {canonical_hostname(normalize_url(seed) or seed) for seed in seeds}
+    if len(hosts) != 1 or config.allow_domains:
+        return None
+    return (f"note: {hosts.pop()} is the only host, and at most {config.per_host} requests run at once per host "
+            f"(--per-host {config.per_host}), so {width_flag} {width} cannot all be used; raise --per-host to use them")
 
 
 def _install_interrupt(crawler: Crawler) -> list[bool]:

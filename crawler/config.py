@@ -11,10 +11,11 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .outbound import Outbound, SettingError
 from .version import __version__
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
@@ -63,6 +64,15 @@ class CrawlConfig:
     max_repeated_segments: int = 3
     max_pattern_urls: int = 0
     max_token_urls: int = 1000
+    # What requests carry and where they go (see crawler.outbound); repr=False: they may hold secrets.
+    headers: tuple[str, ...] = field(default=(), repr=False)
+    cookies: tuple[str, ...] = field(default=(), repr=False)
+    auth: str | None = field(default=None, repr=False)
+    netrc: bool = False
+    cookie_jar: bool = False
+    proxy: str | None = field(default=None, repr=False)
+    proxy_from_env: bool = True
+    no_proxy: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -87,7 +97,10 @@ _NON_NEGATIVE_INTS = (
 )
 _POSITIVE_FLOATS = ("timeout", "connect_timeout", "time_limit", "backoff_max")
 _NON_NEGATIVE_FLOATS = ("delay", "backoff_base", "max_retry_after")
-_BOOLS = ("respect_robots", "follow_nofollow", "sitemaps", "allow_private_addresses", "verify_tls")
+_BOOLS = ("respect_robots", "follow_nofollow", "sitemaps", "allow_private_addresses", "verify_tls", "netrc",
+          "cookie_jar", "proxy_from_env")
+_STRING_LISTS = ("allow_domains", "include", "exclude", "headers", "cookies", "no_proxy")
+_OPTIONAL_STRINGS = ("ca_file", "auth", "proxy")
 
 
 def _validate(config: CrawlConfig) -> None:
@@ -122,6 +135,15 @@ def _validate(config: CrawlConfig) -> None:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"{name} pattern {pattern!r} is not a valid regular expression: {exc}") from None
+    try:
+        _check_outbound(config)
+    except SettingError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_outbound(config: CrawlConfig) -> None:
+    """Raise SettingError for a malformed header, cookie, credential or proxy (the environment's too)."""
+    Outbound(config, {})  # parses every one of them, and reads the netrc file it is asked to
 
 
 def _check_ca_file(path: str) -> None:
@@ -138,7 +160,7 @@ def _check_ca_file(path: str) -> None:
 
 def _coerce(name: str, value: Any) -> Any:
     """Turn TOML values into the field's type (lists into tuples, for example)."""
-    if name in ("allow_domains", "include", "exclude"):
+    if name in _STRING_LISTS:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
@@ -146,8 +168,8 @@ def _coerce(name: str, value: Any) -> Any:
         return tuple(value)
     if name in ("mode", "user_agent") and not isinstance(value, str):
         raise ConfigError(f"{name} must be a string, not {value!r}")
-    if name == "ca_file" and value is not None and not isinstance(value, str):
-        raise ConfigError(f"ca_file must be a file path, not {value!r}")
+    if name in _OPTIONAL_STRINGS and value is not None and not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, not {value!r}")
     if name in _BOOLS and not isinstance(value, bool):
         raise ConfigError(f"{name} must be true or false, not {value!r}")
     return value

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from .config import CrawlConfig
+from .outbound import Origin, credential_origins
 from .urls import canonical_hostname, split_canonical
 
 
@@ -27,6 +28,8 @@ class Scope:
     include: tuple[re.Pattern[str], ...] = ()
     exclude: tuple[re.Pattern[str], ...] = ()
     max_url_length: int = 2048
+    # Where the seeds' credentials may go (see crawler.outbound); grows with the seeds.
+    origins: set[Origin] = field(default_factory=set)
     # Host decisions by netloc: the core asks about every link of every page.
     _netlocs: dict[str, bool] = field(default_factory=dict, repr=False)
 
@@ -35,6 +38,7 @@ class Scope:
         """The default scope: the seeds' hosts, plus the configured domains and patterns."""
         return cls(
             hosts={canonical_hostname(seed) for seed in seeds},
+            origins={o for seed in seeds for o in credential_origins(seed)},
             allow_domains=config.allow_domains,
             include=tuple(re.compile(p) for p in config.include),
             exclude=tuple(re.compile(p) for p in config.exclude),
@@ -44,6 +48,7 @@ class Scope:
     def add_seed(self, url: str) -> None:
         """Put a seed's host in scope."""
         self.hosts.add(canonical_hostname(url))
+        self.origins |= credential_origins(url)
         self._netlocs.clear()
 
     def rejects(self, url: str) -> str | None:

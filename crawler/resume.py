@@ -23,6 +23,8 @@ ADOPTED_SETTINGS = frozenset({
     "mode", "concurrency", "workers", "per_host", "delay", "max_pages", "timeout", "connect_timeout",
     "time_limit", "max_body_bytes", "retries", "backoff_base", "backoff_max", "max_retry_after",
     "parse_workers", "parse_offload_bytes", "verify_tls", "ca_file",
+    # What requests carry may change (a new token), and secrets are never written to the database.
+    "headers", "cookies", "auth", "netrc", "cookie_jar", "proxy", "proxy_from_env", "no_proxy",
 })
 
 

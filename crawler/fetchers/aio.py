@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Collection
 from types import TracebackType
@@ -13,6 +14,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from ..config import CrawlConfig
 from ..errors import ErrorKind
 from ..models import CrawlRequest, ErrorInfo, FetchResult
+from ..outbound import Origin, Outbound
 from .body import (
     CHUNK_SIZE,
     BodyReader,
@@ -34,14 +36,16 @@ class AsyncFetcher:
     Use it as an async context manager: the session lives between enter and exit.
     ``connector_limit`` caps open connections in total (default: ``config.concurrency``).
     ``trusted_hosts`` are the seeds' hosts, exempt from the private-address guard
-    (see :mod:`crawler.fetchers.guard`).
+    (see :mod:`crawler.fetchers.guard`); ``seed_origins`` are where the seeds'
+    credentials may go (see :mod:`crawler.outbound`).
     """
 
     def __init__(self, config: CrawlConfig, *, connector_limit: int | None = None,
-                 trusted_hosts: Collection[str] = ()) -> None:
+                 trusted_hosts: Collection[str] = (), seed_origins: Collection[Origin] = ()) -> None:
         self._config = config
         self._limit = config.concurrency if connector_limit is None else connector_limit
-        self._guard = AddressGuard.for_config(config, trusted_hosts)
+        self._outbound = Outbound(config, request_headers(config.user_agent), seed_origins)
+        self._guard = AddressGuard.for_config(config, trusted_hosts, self._outbound.proxy_hosts)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -66,7 +70,8 @@ class AsyncFetcher:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            headers=request_headers(self._config.user_agent),
+            # The proxy comes from Outbound, which reads the environment once for both fetchers.
+            trust_env=False,
             # total bounds a server that drips bytes forever; sock_connect bounds the handshake.
             timeout=aiohttp.ClientTimeout(
                 total=self._config.timeout, sock_connect=self._config.connect_timeout
@@ -92,11 +97,25 @@ class AsyncFetcher:
         invalid = check_url(request.url) or self._guard.check_url(request.url)
         if invalid:
             return make_result(request.url, watch, error=invalid)
+        proxy = self._outbound.proxy(request.url)
         try:
-            async with self._session.get(request.url, allow_redirects=False) as response:
+            await self._lookup_first(request.url, proxy is not None)
+            async with self._session.get(
+                request.url, allow_redirects=False, headers=self._outbound.headers(request.url),
+                proxy=proxy and proxy.url, proxy_headers=proxy and proxy.headers,
+            ) as response:
                 return await self._receive(request, response, watch)
         except (*_TRANSPORT_ERRORS, ValueError) as exc:
             return make_result(request.url, watch, error=self._classify(exc))
+
+    async def _lookup_first(self, url: str, proxied: bool) -> None:
+        """Resolve a guarded target the resolver will not see (a proxy's), raising BlockedAddress if private."""
+        target = self._guard.lookup_first(url, proxied)
+        if target is None:
+            return
+        host, port = target
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        self._guard.check_addresses(host, (str(info[4][0]) for info in infos))
 
     async def _receive(
         self, request: CrawlRequest, response: aiohttp.ClientResponse, watch: Stopwatch
@@ -149,7 +168,7 @@ class GuardedResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         """Resolve host; raise BlockedAddress (an OSError) if the guard refuses an answer."""
         addresses = await self._inner.resolve(host, port, family)
-        self._guard.check_addresses(host, (address["host"] for address in addresses))
+        self._guard.check_addresses(host, (address["host"] for address in addresses), connecting=True)
         return addresses
 
     async def close(self) -> None:

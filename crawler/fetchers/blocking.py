@@ -6,15 +6,18 @@ manager is thread-safe); the process mode builds one per worker process.
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Collection
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import urllib3
 from urllib3.exceptions import (
     HTTPError,
     InsecureRequestWarning,
     LocationValueError,
+    NameResolutionError,
     NewConnectionError,
 )
 from urllib3.response import BaseHTTPResponse
@@ -22,6 +25,7 @@ from urllib3.response import BaseHTTPResponse
 from ..config import CrawlConfig
 from ..errors import ErrorKind
 from ..models import CrawlRequest, ErrorInfo, FetchResult
+from ..outbound import Origin, Outbound, Proxy
 from .body import (
     CHUNK_SIZE,
     BodyReader,
@@ -36,6 +40,7 @@ from .guard import AddressGuard, blocked_cause
 from .tls import certificate_error, tls_context
 
 _TRANSPORT_ERRORS = (HTTPError, OSError)
+_Manager = TypeVar("_Manager", bound=urllib3.PoolManager)
 
 
 class BlockingFetcher:
@@ -43,26 +48,44 @@ class BlockingFetcher:
 
     ``maxsize`` is how many connections are kept per host (default: ``config.workers``,
     so every thread of the threaded mode can keep one). ``trusted_hosts`` are the
-    seeds' hosts, exempt from the private-address guard (see :mod:`crawler.fetchers.guard`).
+    seeds' hosts, exempt from the private-address guard (see :mod:`crawler.fetchers.guard`);
+    ``seed_origins`` are where the seeds' credentials may go (see :mod:`crawler.outbound`).
     urllib3 keeps no cookies, so none can follow a redirect to another host.
     """
 
     def __init__(self, config: CrawlConfig, *, maxsize: int | None = None,
-                 trusted_hosts: Collection[str] = ()) -> None:
+                 trusted_hosts: Collection[str] = (), seed_origins: Collection[Origin] = ()) -> None:
         self._config = config
-        self._guard = AddressGuard.for_config(config, trusted_hosts)
+        self._outbound = Outbound(config, request_headers(config.user_agent), seed_origins)
+        self._guard = AddressGuard.for_config(config, trusted_hosts, self._outbound.proxy_hosts)
         context = tls_context(config)
         tls: dict[str, Any] = {} if context is None else {"ssl_context": context, "cert_reqs": context.verify_mode}
         if not config.verify_tls:  # asked for: no warning on every request
             urllib3.disable_warnings(InsecureRequestWarning)
-        self._pool = urllib3.PoolManager(
-            maxsize=config.workers if maxsize is None else maxsize,
-            headers=request_headers(config.user_agent),
-            retries=False,
-            **tls,
-        )
-        # Connections that check addresses and stop at the total deadline (see .connections).
-        self._pool.pool_classes_by_scheme = POOL_CLASSES_BY_SCHEME
+        self._pool_options: dict[str, Any] = {
+            "maxsize": config.workers if maxsize is None else maxsize, "retries": False, **tls,
+        }
+        self._pool = self._manager(urllib3.PoolManager(**self._pool_options))
+        # One manager per proxy, made on first use; the lock keeps threads from making two.
+        self._proxied: dict[str, urllib3.ProxyManager] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _manager(manager: _Manager) -> _Manager:
+        """manager with connections that check addresses and stop at the total deadline (see .connections)."""
+        manager.pool_classes_by_scheme = POOL_CLASSES_BY_SCHEME
+        return manager
+
+    def _through(self, proxy: Proxy | None) -> urllib3.PoolManager:
+        """The pool manager that sends requests through proxy (or directly when None)."""
+        if proxy is None:
+            return self._pool
+        with self._lock:
+            manager = self._proxied.get(proxy.url)
+            if manager is None:
+                manager = self._proxied[proxy.url] = self._manager(urllib3.ProxyManager(
+                    proxy.url, proxy_headers=dict(proxy.headers), **self._pool_options))
+        return manager
 
     def __enter__(self) -> Self:
         return self
@@ -77,7 +100,8 @@ class BlockingFetcher:
 
     def close(self) -> None:
         """Close every pooled connection."""
-        self._pool.clear()
+        for manager in (self._pool, *self._proxied.values()):
+            manager.clear()
 
     def fetch(self, request: CrawlRequest) -> FetchResult:
         """Make one GET request and describe what came back, errors included."""
@@ -85,9 +109,11 @@ class BlockingFetcher:
         invalid = check_url(request.url) or self._guard.check_url(request.url)
         if invalid:
             return make_result(request.url, watch, error=invalid)
+        proxy = self._outbound.proxy(request.url)
         with serving(self._guard, self._config.timeout) as served:
             try:
-                response = self._send(request.url)
+                self._lookup_first(request.url, proxy is not None)
+                response = self._send(request.url, proxy)
             except (*_TRANSPORT_ERRORS, ValueError) as exc:
                 return make_result(request.url, watch, error=self._classify(exc, served))
         try:
@@ -99,11 +125,23 @@ class BlockingFetcher:
         finally:
             response.release_conn()
 
-    def _send(self, url: str) -> BaseHTTPResponse:
+    def _lookup_first(self, url: str, proxied: bool) -> None:
+        """Resolve a guarded target no connection will check (a proxy's), raising BlockedAddress if private."""
+        target = self._guard.lookup_first(url, proxied)
+        if target is not None:
+            host, port = target
+            try:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except socket.gaierror as exc:
+                raise NameResolutionError(host, None, exc) from exc  # type: ignore[arg-type]
+            self._guard.check_addresses(host, (str(info[4][0]) for info in infos))
+
+    def _send(self, url: str, proxy: Proxy | None) -> BaseHTTPResponse:
         """Send the GET and read the status line and headers, leaving the body unread."""
-        return self._pool.request(
+        return self._through(proxy).request(
             "GET",
             url,
+            headers=self._outbound.headers(url),
             redirect=False,
             retries=False,
             timeout=self._timeout(),

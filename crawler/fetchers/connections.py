@@ -161,7 +161,7 @@ class GuardedHTTPConnection(HTTPConnection):
         served = _served()
         if served is None:
             return super()._new_conn()
-        if served.guard.guards(self._dns_host.rstrip(".")):
+        if served.guard.guards_connection(self._dns_host.rstrip(".")):
             sock = self._connect_checked(served.guard)
         else:
             sock = super()._new_conn()
@@ -176,7 +176,7 @@ class GuardedHTTPConnection(HTTPConnection):
         except socket.gaierror as exc:
             raise NameResolutionError(name, self, exc) from exc
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        guard.check_addresses(name.rstrip("."), addresses)
+        guard.check_addresses(name.rstrip("."), addresses, connecting=True)
         failure: ConnectTimeoutError | None = None
         try:
             for address in addresses:

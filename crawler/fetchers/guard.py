@@ -15,6 +15,12 @@ checked on the very addresses the fetcher then connects to (the resolver's
 answer), so DNS rebinding cannot swap another one in between check and connect;
 a name with any non-public address is refused whole, since mixing a public and a
 private answer is itself a rebinding trick.
+
+Through a proxy, the fetcher connects to the proxy (whose own address is not
+judged: a proxy on loopback is the usual case) and the proxy resolves the
+target; so the target's name is resolved and checked here first
+(:meth:`AddressGuard.lookup_first`). The proxy's own lookup could differ — it
+sits in the network it chooses to serve.
 """
 
 from __future__ import annotations
@@ -66,15 +72,19 @@ def literal_address(host: str) -> IPAddress | None:
 class AddressGuard:
     """Refuses non-public addresses for every host but the trusted (seed) ones."""
 
-    def __init__(self, active: bool, trusted_hosts: Collection[str] = ()) -> None:
+    def __init__(self, active: bool, trusted_hosts: Collection[str] = (),
+                 proxy_hosts: Collection[str] = ()) -> None:
         self.active = active
         # Kept by reference: the crawl core's live set of seed hosts (canonical form).
         self._trusted = trusted_hosts
+        self._proxies = frozenset(proxy_hosts)
 
     @classmethod
-    def for_config(cls, config: CrawlConfig, trusted_hosts: Collection[str] = ()) -> AddressGuard:
+    def for_config(cls, config: CrawlConfig, trusted_hosts: Collection[str] = (),
+                   proxy_hosts: Collection[str] = ()) -> AddressGuard:
         """On when the crawl may follow links to other hosts and private addresses are not allowed."""
-        return cls(bool(config.allow_domains) and not config.allow_private_addresses, trusted_hosts)
+        return cls(bool(config.allow_domains) and not config.allow_private_addresses, trusted_hosts,
+                   proxy_hosts)
 
     def guards(self, host: str) -> bool:
         """True when the addresses of host must be checked."""
@@ -82,6 +92,25 @@ class AddressGuard:
             return False
         host = host.lower()
         return host not in self._trusted and f"[{host}]" not in self._trusted
+
+    def guards_connection(self, host: str) -> bool:
+        """True when a connection to host must be checked: a guarded host that is not a proxy.
+
+        A target whose name is a proxy's is checked before sending by lookup_first.
+        """
+        return self.guards(host) and host.lower() not in self._proxies
+
+    def lookup_first(self, url: str, proxied: bool) -> tuple[str, int] | None:
+        """The (host, port) to resolve and check before sending url, or None if the connection checks it.
+
+        That is a guarded named host reached through a proxy (the proxy resolves it),
+        or whose name is a proxy's (its connection is not checked).
+        """
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if not (proxied or host in self._proxies) or not self.guards(host) or literal_address(host):
+            return None
+        return host, parts.port or (443 if parts.scheme == "https" else 80)
 
     def check_url(self, url: str) -> ErrorInfo | None:
         """A blocked_address error for a URL naming a non-public address literally, else None."""
@@ -93,9 +122,12 @@ class AddressGuard:
             return None
         return ErrorInfo(ErrorKind.BLOCKED_ADDRESS, _refusal(host, address))
 
-    def check_addresses(self, host: str, addresses: Iterable[str]) -> None:
-        """Raise BlockedAddress if host is guarded and any of its addresses is not public."""
-        if not self.guards(host):
+    def check_addresses(self, host: str, addresses: Iterable[str], *, connecting: bool = False) -> None:
+        """Raise BlockedAddress if host is guarded and any of its addresses is not public.
+
+        connecting: host is what a connection is opened to, which may be a proxy.
+        """
+        if not (self.guards_connection(host) if connecting else self.guards(host)):
             return
         for address in addresses:
             if not is_public_address(address):

@@ -71,7 +71,8 @@ class AsyncRunner:
                 warm_up = self._warm_up = asyncio.create_task(asyncio.to_thread(self._start_pool))
         try:
             async with AsyncFetcher(self.config, connector_limit=self.config.concurrency,
-                                    trusted_hosts=self.core.scope.hosts) as fetcher:
+                                    trusted_hosts=self.core.scope.hosts,
+                                    seed_origins=self.core.scope.origins) as fetcher:
                 await self._dispatch(fetcher)
         finally:
             if warm_up is not None:

@@ -84,7 +84,8 @@ class SyncRunner(BlockingRunner):
 
     def run(self) -> None:
         """Crawl until the core is finished or halted."""
-        with BlockingFetcher(self.config, maxsize=1, trusted_hosts=self.core.scope.hosts) as fetcher:
+        with BlockingFetcher(self.config, maxsize=1, trusted_hosts=self.core.scope.hosts,
+                             seed_origins=self.core.scope.origins) as fetcher:
             while not self.core.finished:
                 request = self.core.next_request()
                 if request is None:

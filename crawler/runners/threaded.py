@@ -101,7 +101,8 @@ class ThreadedRunner(PoolRunner):
         """Crawl until the core is finished or halted."""
         # urllib3's PoolManager is thread-safe: one, with a connection per thread.
         with BlockingFetcher(self.config, maxsize=self.config.workers,
-                             trusted_hosts=self.core.scope.hosts) as fetcher:
+                             trusted_hosts=self.core.scope.hosts,
+                             seed_origins=self.core.scope.origins) as fetcher:
             work = functools.partial(fetch_and_parse, fetcher, needs_parse=self.core.needs_parse,
                                      scraper=self._scraper)
             self._crawl(ThreadPoolExecutor(self.config.workers, thread_name_prefix="crawler"), work)

@@ -63,12 +63,48 @@ def test_output_to_stdout_with_config_file(small_site) -> None:
     (["crawl", "https://127.0.0.1:9/", "--ca-file", "/nonexistent.pem"], "is not a file"),
     (["crawl", "https://127.0.0.1:9/", "--ca-file", str(ROOT / "pyproject.toml")], "holds no usable CA"),
     (["frobnicate"], "invalid choice"),
+    (["crawl", "http://127.0.0.1:9/", "-H", "X-Token abc"], "has no colon"),
+    (["crawl", "http://127.0.0.1:9/", "--proxy", "socks5://127.0.0.1:1080"], "scheme 'socks5' is not supported"),
+    (["crawl", "http://127.0.0.1:9/", "--proxy", "gopher://127.0.0.1:70"], "scheme 'gopher' is not supported"),
+    (["crawl", "http://127.0.0.1:9/", "--cookie", "session"], "is not name=value"),
+    (["crawl", "http://127.0.0.1:9/", "--auth", "ann"], "auth must be USER:PASSWORD"),
 ])
 def test_mistakes_get_one_line_and_exit_2(args: list[str], message: str) -> None:
     result = run_cli(*args)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_netrc_mistakes_get_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "NETRC": str(tmp_path / "missing")}
+    result = subprocess.run([sys.executable, "-m", "crawler", "crawl", "http://127.0.0.1:9/", "--netrc"],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT, env=env, check=False)
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
+    assert "netrc: no file" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["crawl", "compare", "demo", "demo-site"])
+def test_help_shows_every_options_default(command: str) -> None:
+    result = run_cli(command, "--help")
+    assert result.returncode == 0
+    options = result.stdout.split("options:")[1].split("\n  -")[1:]
+    without = [o.split("\n")[0] for o in options if "default" not in o and not o.startswith("h, --help")]
+    assert without == []
+    if command == "crawl":
+        flat = " ".join(result.stdout.split())
+        assert "--per-host N requests in flight at once per host (default: 8)" in flat
+        assert "-c N, --concurrency N requests in flight at once (async) (default: 16)" in flat
+
+
+def test_a_one_host_crawl_wider_than_per_host_says_so_once(small_site) -> None:
+    result = run_cli("crawl", small_site.url, "-c", "32", "--max-pages", "3", "-o", "-")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "at most 8 requests run at once per host" in notes[0] and "-c 32" in notes[0]
+    for quiet_enough in (["-c", "8"], ["-c", "32", "--per-host", "32"], ["-c", "32", "-q"], []):
+        result = run_cli("crawl", small_site.url, "--max-pages", "3", "-o", "-", *quiet_enough)
+        assert "note:" not in result.stderr
 
 
 def test_bad_config_key_and_value(tmp_path: Path) -> None:

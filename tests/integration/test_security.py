@@ -277,3 +277,26 @@ def test_nothing_is_written_outside_the_output_file_and_state(server: ServerThre
     assert written == ["work", "work/out.jsonl", "work/state", f"work/state/{DB_NAME}"]
     urls = {json.loads(line)["url"] for line in (work / "out.jsonl").read_text().splitlines()}
     assert urls == {root} | {normalize_url(name, root) for name in HOSTILE_NAMES} - {None}
+
+
+GIVEN = {"headers": ("X-Team: blue", "Authorization: Bearer t0ken"), "cookies": ("token=abc",)}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("identity", [GIVEN, {"auth": "ann:s3cret", "cookies": ("token=abc",)}])
+def test_given_credentials_reach_the_seed_site_only_also_across_redirects(
+        credential_sites: tuple[str, HeaderLog, HeaderLog], mode: str, identity: dict[str, Any]) -> None:
+    seed, log_a, log_b = credential_sites
+    log_a.requests.clear()
+    log_b.requests.clear()
+    records = crawler.crawl(seed, mode=mode, allow_domains=["127.0.0.1"], allow_private_addresses=True,
+                            timeout=2.0, workers=2, **identity)
+    assert all(r.ok for r in records), kinds(records)
+    # B (localhost and 127.0.0.1 on another port) is reached by links and by /login's redirect.
+    assert set(log_b.requests) >= {"/landing", "/userinfo", "/by-address", "/after-login"}
+    assert set(log_a.requests) >= {"/robots.txt", "/", "/login", "/after"}
+    expected_auth = "Bearer t0ken" if "headers" in identity else "Basic YW5uOnMzY3JldA=="
+    assert {(h.get("authorization"), h.get("cookie")) for h in log_a.all()} == {(expected_auth, "token=abc")}
+    assert not [h for h in log_b.all() if "cookie" in h or "authorization" in h]
+    if "headers" in identity:  # other headers go everywhere
+        assert {h.get("x-team") for h in log_a.all() + log_b.all()} == {"blue"}
