@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .outbound import Outbound, SettingError
+from .http_settings import (
+    SettingError,
+    load_netrc,
+    netrc_path,
+    parse_auth,
+    parse_cookie,
+    parse_header,
+    proxies,
+)
 from .version import __version__
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://pypi.org/project/crawler/)"
@@ -69,7 +77,6 @@ class CrawlConfig:
     cookies: tuple[str, ...] = field(default=(), repr=False)
     auth: str | None = field(default=None, repr=False)
     netrc: bool = False
-    cookie_jar: bool = False
     proxy: str | None = field(default=None, repr=False)
     proxy_from_env: bool = True
     no_proxy: tuple[str, ...] = ()
@@ -98,7 +105,7 @@ _NON_NEGATIVE_INTS = (
 _POSITIVE_FLOATS = ("timeout", "connect_timeout", "time_limit", "backoff_max")
 _NON_NEGATIVE_FLOATS = ("delay", "backoff_base", "max_retry_after")
 _BOOLS = ("respect_robots", "follow_nofollow", "sitemaps", "allow_private_addresses", "verify_tls", "netrc",
-          "cookie_jar", "proxy_from_env")
+          "proxy_from_env")
 _STRING_LISTS = ("allow_domains", "include", "exclude", "headers", "cookies", "no_proxy")
 _OPTIONAL_STRINGS = ("ca_file", "auth", "proxy")
 
@@ -143,7 +150,15 @@ def _validate(config: CrawlConfig) -> None:
 
 def _check_outbound(config: CrawlConfig) -> None:
     """Raise SettingError for a malformed header, cookie, credential or proxy (the environment's too)."""
-    Outbound(config, {})  # parses every one of them, and reads the netrc file it is asked to
+    for header in config.headers:
+        parse_header(header)
+    for cookie in config.cookies:
+        parse_cookie(cookie)
+    if config.auth is not None:
+        parse_auth(config.auth)
+    if config.netrc and config.auth is None:
+        load_netrc(netrc_path())
+    proxies(config.proxy, config.proxy_from_env, os.environ)
 
 
 def _check_ca_file(path: str) -> None:

@@ -98,10 +98,14 @@ class AsyncFetcher:
         if invalid:
             return make_result(request.url, watch, error=invalid)
         proxy = self._outbound.proxy(request.url)
+        headers = self._outbound.headers(request.url)
+        if proxy is not None and proxy.headers and request.url.startswith("http:"):
+            # aiohttp sends proxy_headers only on a CONNECT; a plain http request is the proxy's own.
+            headers = {**headers, **proxy.headers}
         try:
             await self._lookup_first(request.url, proxy is not None)
             async with self._session.get(
-                request.url, allow_redirects=False, headers=self._outbound.headers(request.url),
+                request.url, allow_redirects=False, headers=headers,
                 proxy=proxy and proxy.url, proxy_headers=proxy and proxy.headers,
             ) as response:
                 return await self._receive(request, response, watch)

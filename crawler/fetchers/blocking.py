@@ -24,8 +24,9 @@ from urllib3.response import BaseHTTPResponse
 
 from ..config import CrawlConfig
 from ..errors import ErrorKind
+from ..http_settings import Proxy
 from ..models import CrawlRequest, ErrorInfo, FetchResult
-from ..outbound import Origin, Outbound, Proxy
+from ..outbound import Origin, Outbound
 from .body import (
     CHUNK_SIZE,
     BodyReader,

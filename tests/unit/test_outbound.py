@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from crawler.config import ConfigError, CrawlConfig, load_config
-from crawler.outbound import Outbound, Proxy, basic_auth, bypasses, credential_origins
+from crawler.http_settings import Proxy, basic_auth
+from crawler.outbound import Outbound, bypasses, credential_origins
 
 DEFAULTS = {"User-Agent": "test-agent", "Accept": "text/html"}
 SEED = "https://site.example/start"
@@ -140,11 +141,25 @@ def test_secrets_stay_out_of_the_config_repr() -> None:
 def test_every_setting_from_a_config_file(tmp_path: Path) -> None:
     path = tmp_path / "crawl.toml"
     path.write_text('[crawl]\nheaders = ["X-A: 1", "X-B: 2"]\ncookies = "s=1"\nauth = "u:p"\n'
-                    'cookie_jar = true\nproxy = "http://127.0.0.1:3128"\nno_proxy = ["intranet"]\n'
+                    'proxy = "http://127.0.0.1:3128"\nno_proxy = ["intranet"]\n'
                     'proxy_from_env = false\n')
     config = load_config(path)
-    assert (config.headers, config.cookies, config.auth, config.cookie_jar, config.proxy, config.no_proxy) == (
-        ("X-A: 1", "X-B: 2"), ("s=1",), "u:p", True, "http://127.0.0.1:3128", ("intranet",))
+    assert (config.headers, config.cookies, config.auth, config.proxy, config.no_proxy) == (
+        ("X-A: 1", "X-B: 2"), ("s=1",), "u:p", "http://127.0.0.1:3128", ("intranet",))
     path.write_text('[crawl]\nheaders = ["no colon"]\n')
     with pytest.raises(ConfigError, match="has no colon"):
         load_config(path)
+
+
+def test_a_proxys_exemption_covers_the_connection_to_it_not_targets_named_like_it() -> None:
+    from crawler.fetchers.guard import AddressGuard, BlockedAddress
+
+    guard = AddressGuard(True, {"seed.example"}, proxy_hosts={"127.0.0.1", "proxy.internal"})
+    assert guard.check_url("http://127.0.0.1:8080/admin") is not None  # a link to the proxy's address
+    guard.check_addresses("127.0.0.1", ["127.0.0.1"], connecting=True)  # connecting to the proxy is fine
+    with pytest.raises(BlockedAddress):
+        guard.check_addresses("proxy.internal", ["10.0.0.1"])  # as a target it is judged
+    assert guard.lookup_first("http://proxy.internal:22/", proxied=False) == ("proxy.internal", 22)
+    assert guard.lookup_first("https://other.example/", proxied=True) == ("other.example", 443)
+    assert guard.lookup_first("https://seed.example/", proxied=True) is None  # seeds are trusted
+    assert guard.lookup_first("https://other.example/", proxied=False) is None  # its connection is checked
