@@ -27,8 +27,8 @@ from .version import __version__
 # so that --help and a mistake on the command line answer at once.
 if TYPE_CHECKING:
     from .api import Crawler
-    from .compare import CompareOptions
     from .demo import DemoSpec
+    from .figures import CompareOptions
     from .resume import ResumeInfo
     from .state import SqliteFrontier
 
@@ -399,7 +399,8 @@ def _compare(args: argparse.Namespace, url: str | None, defaults: dict[str, int]
 def _compare_options(args: argparse.Namespace, url: str, defaults: dict[str, int],
                      spec: DemoSpec | None) -> CompareOptions:
     """The comparison the flags ask for."""
-    from .compare import CompareOptions, mode_list
+    from .compare import mode_list
+    from .figures import CompareOptions
 
     config = config_from_args(args, defaults)
     sweep = _int_list(args.sweep, "--sweep") if getattr(args, "sweep", None) else ()

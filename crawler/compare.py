@@ -24,18 +24,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from . import report
 from .config import MODES, CrawlConfig, config_from_mapping
 from .core import CrawlCore
+from .figures import CompareOptions, RunResult, check_page_sets, describe_differences
 from .models import PageRecord
 from .parsing import is_html
+from .report import build_report, explain, rich_table, write_files
 from .runners import run_blocking
 
 # How often the parent samples the memory of a running crawl.
@@ -44,73 +44,9 @@ SAMPLE_SECONDS = 0.1
 # import again, which would charge the harness's imports to the process mode.
 _CHILD_CODE = "import sys; from crawler.compare import run_child; run_child(sys.argv[1])"
 
-PageKey = tuple[str, "int | None"]
-
 
 class CompareError(RuntimeError):
     """A measured run failed; the message says which and why."""
-
-
-@dataclass(frozen=True, slots=True)
-class CompareOptions:
-    """What ``crawler compare`` runs, and where the report goes."""
-
-    url: str
-    config: CrawlConfig
-    modes: tuple[str, ...] = MODES
-    repeat: int = 1
-    sweep: tuple[int, ...] = ()
-    latency_ms: float | None = None  # the site's latency, when known (the demo site's)
-    settings: Mapping[str, Any] = field(default_factory=dict)  # extra settings for the report
-
-    @property
-    def comparable(self) -> bool:
-        """False when limits make the pages found depend on the order fetches complete in."""
-        config = self.config
-        return config.max_pages is None and config.max_depth is None and config.time_limit is None
-
-    def width(self, mode: str) -> int:
-        """Requests in flight at once for a mode: workers, concurrency, or 1 for sync."""
-        return {"sync": 1, "async": self.config.concurrency}.get(mode, self.config.workers)
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """The figures of one measured crawl."""
-
-    mode: str
-    width: int
-    wall_s: float
-    cpu_s: float
-    peak_rss_mb: float
-    pages: int
-    records: int
-    errors: int
-    latency_mean_ms: float
-    latency_p95_ms: float
-    big_pages: int  # HTML pages at least parse_offload_bytes long
-    max_page_bytes: int
-    page_set: frozenset[PageKey] = field(repr=False, compare=False)
-
-    @property
-    def pages_per_sec(self) -> float:
-        """HTML pages with status 200 per second of wall time."""
-        return self.pages / self.wall_s if self.wall_s > 0 else 0.0
-
-    def figures(self) -> dict[str, Any]:
-        """The figures as plain data (without the page set)."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "page_set"}
-        return data | {"pages_per_sec": self.pages_per_sec}
-
-
-@dataclass(frozen=True, slots=True)
-class PageSetCheck:
-    """Whether every run found the same (url, status) pairs, and what differed."""
-
-    same: bool
-    reference: str  # the mode whose first run the others are compared with
-    pages: int  # size of the reference set
-    differences: dict[str, dict[str, list[PageKey]]]
 
 
 # ----- the plan ---------------------------------------------------------------------
@@ -268,44 +204,6 @@ def _stop_forkserver() -> None:
         server._stop()
 
 
-# ----- checking and summarising ---------------------------------------------------------
-
-
-def check_page_sets(runs: Sequence[tuple[str, frozenset[PageKey]]]) -> PageSetCheck:
-    """Compare every run's (url, status) set with the first run's; collect what differs, by mode."""
-    if not runs:
-        return PageSetCheck(True, "", 0, {})
-    reference_mode, reference = runs[0]
-    differences: dict[str, dict[str, set[PageKey]]] = {}
-    for mode, pages in runs[1:]:
-        missing, extra = reference - pages, pages - reference
-        if missing or extra:
-            found = differences.setdefault(mode, {"missing": set(), "extra": set()})
-            found["missing"] |= missing
-            found["extra"] |= extra
-    ordered = {mode: {kind: sorted(keys, key=_page_sort_key) for kind, keys in found.items()}
-               for mode, found in differences.items()}
-    return PageSetCheck(not differences, reference_mode, len(reference), ordered)
-
-
-def describe_differences(check: PageSetCheck, limit: int = 10) -> list[str]:
-    """Lines saying which URLs each mode found differently from the reference run."""
-    lines = []
-    for mode, found in check.differences.items():
-        for kind, label in (("missing", f"not found by {mode}"), ("extra", f"found only by {mode}")):
-            keys = found[kind]
-            if keys:
-                lines.append(f"{len(keys)} URL(s) {label} (reference: {check.reference}'s first run):")
-                lines += [f"  {status if status is not None else 'error'}  {url}" for url, status in keys[:limit]]
-                lines += [f"  ... and {len(keys) - limit} more"] if len(keys) > limit else []
-    return lines
-
-
-def _page_sort_key(key: PageKey) -> tuple[str, int]:
-    """Sort by URL, then status (a failed fetch, status None, first)."""
-    return key[0], key[1] if key[1] is not None else -1
-
-
 # ----- the whole comparison -------------------------------------------------------------
 
 
@@ -332,21 +230,21 @@ def mode_list(text: str) -> tuple[str, ...]:
 
 def run_compare(options: CompareOptions, report_dir: Path, quiet: bool = False) -> int:
     """Run the comparison, write the report and print it; 1 when the modes' pages differ."""
-    from . import chart
+    from .chart import draw_modes, draw_sweep  # matplotlib loads only when a report is drawn
 
     stdout, stderr = Console(), Console(stderr=True, highlight=False)
     if not stdout.is_terminal:
         stdout = Console(width=130)  # a file or a pipe: no need to squeeze the table into 80 columns
     runs = run_all(options, None if quiet else lambda i, n, run: stderr.print(_progress_line(i, n, run)))
     check = check_page_sets([(run.mode, run.page_set) for run in runs])
-    document = report.build_report(options, runs, check)
-    chart.draw_modes(document, report_dir / "compare.png")
+    document = build_report(options, runs, check)
+    draw_modes(document, report_dir / "compare.png")
     if document["sweep"]:
-        chart.draw_sweep(document, report_dir / "sweep.png")
-    report.write_files(document, report_dir, "compare.png", "sweep.png" if document["sweep"] else None)
+        draw_sweep(document, report_dir / "sweep.png")
+    write_files(document, report_dir, "compare.png", "sweep.png" if document["sweep"] else None)
     if not quiet:
-        stdout.print(report.rich_table(document))
-        for sentence in report.explain(document):
+        stdout.print(rich_table(document))
+        for sentence in explain(document):
             stdout.print(f"• {sentence}")
         stderr.print(f"report: {report_dir / 'report.md'}, report.json and charts in {report_dir}")
     for line in describe_differences(check):

@@ -36,14 +36,12 @@ import platform
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.table import Table
 
 from .config import MODES
-
-if TYPE_CHECKING:
-    from .compare import CompareOptions, PageSetCheck, RunResult
+from .figures import CompareOptions, PageSetCheck, RunResult
 
 Report = Mapping[str, Any]
 Summary = Mapping[str, Any]

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.compare import (
-    CompareOptions,
-    RunResult,
-    check_page_sets,
-    describe_differences,
-    mode_list,
-    plan,
-)
+from crawler.compare import mode_list, plan
 from crawler.config import CrawlConfig
+from crawler.figures import CompareOptions, RunResult, check_page_sets, describe_differences
 from crawler.report import explain, markdown, summarise_modes
 
 SITE = frozenset({("http://s/", 200), ("http://s/a", 200), ("http://s/b", 404)})
