@@ -47,10 +47,13 @@ def draw_sweep(report: Mapping[str, Any], path: Path) -> None:
             axis.plot(widths, [rates[0]] * len(widths), "--", color=COLORS[mode], label="sync (no workers)")
         else:
             axis.plot(widths, rates, "o-", color=COLORS[mode], label=mode)
+    latency = report["settings"]["latency_ms"]
     if sweep["io_limit"]:
-        latency = report["settings"]["latency_ms"]
         axis.plot(widths, sweep["io_limit"], ":", color="black",
-                  label=f"I/O limit: width ÷ {latency:,.0f} ms latency")
+                  label=f"I/O limit: min(width, per host × hosts) ÷ {latency:,.0f} ms")
+    if sweep.get("network_limit"):
+        axis.plot(widths, sweep["network_limit"], "-.", color="#9467bd",
+                  label="... and the round trips the site's shape needs")
     axis.set_xscale("log", base=2)
     axis.set_yscale("log")
     axis.set_xticks(widths, [str(w) for w in widths])
@@ -68,7 +71,8 @@ def _caption(report: Mapping[str, Any]) -> str:
     demo = s.get("demo")
     site = f"demo site, {demo['pages']:,} pages, {demo['latency_ms']:g} ms latency" if demo else s["url"]
     runs = f"median of {s['repeat']} runs" if s["repeat"] > 1 else "one run per mode"
-    return f"{site} — {s['cpus']} CPUs, {runs}"
+    workload = f", workload {s['workload']}" if s.get("workload", "links") != "links" else ""
+    return f"{site}{workload} — {s['cpus']} CPUs, {runs}"
 
 
 def _save(figure: Any, path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -22,6 +23,7 @@ from .errors import OutputError
 from .state import StateError
 from .urls import canonical_hostname, normalize_url
 from .version import __version__
+from .workloads import WORKLOADS
 
 # The crawl machinery (aiohttp, rich, the drivers) loads in the command that needs it,
 # so that --help and a mistake on the command line answer at once.
@@ -190,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"modes to compare (default: {','.join(MODES)})")
     compare.add_argument("--sweep", metavar="N,N,...", help="throughput at each workers/concurrency value (default: none)")
     compare.add_argument("--demo", action="store_true", help="compare on the bundled demo site, offline (default: off)")
+    compare.add_argument("--workload", choices=WORKLOADS, default="links",
+                         help="links: extract links only; soup: also scrape every page with BeautifulSoup, "
+                              "as a page hook would (default: %(default)s)")
     _add_compare_options(compare, "compare-report")
     _add_site_shape(compare, "--demo-pages", DEMO_PAGES)
     _add_crawl_options(compare, one_mode=False, demo=True)
@@ -197,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="compare the four modes on the bundled demo site, offline")
     demo.add_argument("--modes", default=",".join(MODES), metavar="LIST",
                       help=f"modes to compare (default: {','.join(MODES)})")
+    demo.add_argument("--workload", choices=(*WORKLOADS, "both"), default="both",
+                      help="links (I/O-bound), soup (CPU-bound) or both, one after the other "
+                           "(default: %(default)s)")
     _add_compare_options(demo, "compare-report")
     _add_site_shape(demo, "--pages", DEMO_PAGES)
     _add_crawl_options(demo, demo=True)
@@ -351,7 +359,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.mode is None:
         if args.output is not None:
             raise UsageError("-o needs --mode: a comparison writes a report (--report DIR), not records")
-        return _compare(args, None, {"workers": DEMO_WIDTH, "concurrency": DEMO_WIDTH})
+        workloads = WORKLOADS if args.workload == "both" else (args.workload,)
+        return _compare(args, None, {"workers": DEMO_WIDTH, "concurrency": DEMO_WIDTH}, workloads)
     from .demo import DemoSite
     from .display import stderr
 
@@ -373,27 +382,66 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError("give a URL or --demo (not both)")
     if args.url and normalize_url(args.url) is None:
         raise UsageError(f"not a crawlable http(s) URL: {args.url!r}")
-    return _compare(args, args.url, {})
+    return _compare(args, args.url, {}, (args.workload,))
 
 
-def _compare(args: argparse.Namespace, url: str | None, defaults: dict[str, int]) -> int:
-    """Run a comparison on url, or on a demo site started in a child process when url is None."""
+def _compare(args: argparse.Namespace, url: str | None, defaults: dict[str, int],
+             workloads: Sequence[str]) -> int:
+    """Run a comparison per workload on url, or on a demo site started in a child process when url is None.
+
+    With several workloads each report goes to a directory of its own under --report,
+    and a closing line per workload says what it teaches.
+    """
     from .compare import CompareError, run_compare
     from .demo import DemoSiteProcess
     from .display import stderr
 
     spec = _demo_spec(args) if url is None else None
     options = _compare_options(args, url or "", defaults, spec)
+    report = Path(args.report)
+    directories = {w: report / w if len(workloads) > 1 else report for w in workloads}
     try:
-        if spec is None:
-            return run_compare(options, Path(args.report), args.quiet)
-        with DemoSiteProcess(spec) as site:
-            if not args.quiet:
-                stderr.print(f"demo site: {spec.pages:,} pages, {spec.latency_ms:g} ms latency, "
-                             f"at {site.url} (in its own process)")
-            return run_compare(dataclasses.replace(options, url=site.url), Path(args.report), args.quiet)
+        with contextlib.ExitStack() as stack:
+            if spec is not None:
+                site = stack.enter_context(DemoSiteProcess(spec))
+                options = dataclasses.replace(options, url=site.url)
+                if not args.quiet:
+                    stderr.print(f"demo site: {spec.pages:,} pages, {spec.latency_ms:g} ms latency, "
+                                 f"at {site.url} (in its own process)")
+            codes = []
+            for workload in workloads:
+                if len(workloads) > 1 and not args.quiet:
+                    stderr.print(f"\n[bold]workload {workload}[/bold]: {_WORKLOAD_TITLES[workload]}")
+                codes.append(run_compare(dataclasses.replace(options, workload=workload),
+                                         directories[workload], args.quiet))
     except CompareError as exc:
         raise CommandFailed(str(exc)) from None
+    if len(workloads) > 1 and not args.quiet:
+        _print_lessons(directories)
+    return max(codes)
+
+
+_WORKLOAD_TITLES = {"links": "extract each page's links (I/O-bound)",
+                    "soup": "also build and search each page's BeautifulSoup document, as a scraper does (CPU-bound)"}
+
+
+def _print_lessons(directories: dict[str, Path]) -> None:
+    """What each workload's figures teach, a sentence each, and where their reports are."""
+    import json
+
+    from rich.console import Console
+
+    from .report import lesson
+
+    stdout = Console(highlight=False)
+    if not stdout.is_terminal:
+        stdout = Console(highlight=False, soft_wrap=True)  # a file or a pipe: a line per sentence
+
+    stdout.print("\n[bold]What the two workloads teach[/bold]")
+    for directory in directories.values():
+        document = json.loads((directory / "report.json").read_text(encoding="utf-8"))
+        stdout.print(f"• {lesson(document)}")
+    stdout.print("Reports and charts: " + ", ".join(str(d / "report.md") for d in directories.values()))
 
 
 def _compare_options(args: argparse.Namespace, url: str, defaults: dict[str, int],

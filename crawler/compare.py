@@ -27,16 +27,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.console import Console
 
 from .config import MODES, CrawlConfig, config_from_mapping
 from .core import CrawlCore
-from .figures import CompareOptions, RunResult, check_page_sets, describe_differences
+from .figures import CompareOptions, RunResult, check_runs, crawl_rounds, describe_differences
 from .models import PageRecord
 from .parsing import is_html
 from .report import build_report, explain, rich_table, write_files
 from .runners import run_blocking
+from .workloads import workload_hook
 
 # How often the parent samples the memory of a running crawl.
 SAMPLE_SECONDS = 0.1
@@ -79,7 +81,7 @@ def measure(mode: str, width: int, options: CompareOptions, workdir: Path) -> Ru
     """Crawl once in a fresh process and return its figures."""
     config = mode_config(options.config, mode, width)
     paths = {name: workdir / f"run.{name}" for name in ("spec", "records", "figures", "stderr")}
-    spec = {"config": _config_data(config), "seeds": [options.url],
+    spec = {"config": _config_data(config), "seeds": [options.url], "workload": options.workload,
             "records": str(paths["records"]), "figures": str(paths["figures"])}
     paths["spec"].write_text(json.dumps(spec), encoding="utf-8")
     with open(paths["stderr"], "w+", encoding="utf-8") as errors:
@@ -133,6 +135,8 @@ def _result(mode: str, width: int, figures: dict[str, Any], records: list[dict[s
     """A run's figures from what its process measured and the records it wrote."""
     html = [r for r in records if r["status"] == 200 and is_html(r["content_type"])]
     latencies = [r["elapsed_ms"] for r in records if r["status"] is not None]
+    fetches = [(r["url"], r["referrer"]) for r in records]
+    robots = 1 if config.respect_robots and records else 0  # robots.txt is fetched before any page
     return RunResult(
         mode=mode, width=width, wall_s=figures["wall_s"], cpu_s=figures["cpu_s"], peak_rss_mb=peak_mb,
         pages=len(html), records=len(records), errors=sum(1 for r in records if r["error"]),
@@ -140,7 +144,13 @@ def _result(mode: str, width: int, figures: dict[str, Any], records: list[dict[s
         latency_p95_ms=_p95(latencies),
         big_pages=sum(1 for r in html if r["size"] >= config.parse_offload_bytes),
         max_page_bytes=max((r["size"] for r in html), default=0),
+        items=sum(len(r["items"]) for r in records),
+        main_cpu_s=figures["main_cpu_s"], first_record_s=figures["first_record_s"],
+        hosts=len({urlsplit(url).hostname for url, _ in fetches}) or 1,
+        rounds=robots + crawl_rounds(fetches, width, config.per_host),
+        shape_rounds=robots + crawl_rounds(fetches),
         page_set=frozenset((r["url"], r["status"]) for r in records),
+        page_items={r["url"]: json.dumps(r["items"], sort_keys=True) for r in records},
     )
 
 
@@ -159,29 +169,37 @@ def run_child(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     core = CrawlCore(config_from_mapping(spec["config"]))
     core.add_seeds(spec["seeds"])
+    hook = workload_hook(spec["workload"])
+    first: list[float] = []
     with open(spec["records"], "w", encoding="utf-8") as out:
 
         def write(record: PageRecord) -> None:
+            if not first:
+                first.append(time.perf_counter())
             out.write(json.dumps(measured_fields(record)) + "\n")
 
-        cpu_before, started = _cpu_seconds(), time.perf_counter()
-        run_blocking(core, write)
+        own_before, cpu_before, started = _cpu_seconds(children=False), _cpu_seconds(), time.perf_counter()
+        run_blocking(core, write, hook)
         wall = time.perf_counter() - started
+        main_cpu = _cpu_seconds(children=False) - own_before
     _stop_forkserver()
-    figures = {"wall_s": wall, "cpu_s": _cpu_seconds() - cpu_before, "maxrss_mb": _maxrss_mb()}
+    figures = {"wall_s": wall, "cpu_s": _cpu_seconds() - cpu_before, "main_cpu_s": main_cpu,
+               "first_record_s": (first[0] if first else started + wall) - started, "maxrss_mb": _maxrss_mb()}
     Path(spec["figures"]).write_text(json.dumps(figures), encoding="utf-8")
 
 
 def measured_fields(record: PageRecord) -> dict[str, Any]:
     """What the parent needs of a record: little, so writing it costs the run little."""
     return {"url": record.url, "status": record.status, "content_type": record.content_type,
-            "size": record.size, "elapsed_ms": record.elapsed_ms, "error": record.error is not None}
+            "size": record.size, "elapsed_ms": record.elapsed_ms, "error": record.error is not None,
+            "referrer": record.referrer, "items": record.items}
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process and of its ended, reaped children."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+def _cpu_seconds(children: bool = True) -> float:
+    """User + system CPU time of this process and (unless told not to) of its ended, reaped children."""
+    usages = [resource.getrusage(resource.RUSAGE_SELF)]
+    usages += [resource.getrusage(resource.RUSAGE_CHILDREN)] if children else []
+    return sum(usage.ru_utime + usage.ru_stime for usage in usages)
 
 
 def _maxrss_mb() -> float:
@@ -236,7 +254,7 @@ def run_compare(options: CompareOptions, report_dir: Path, quiet: bool = False) 
     if not stdout.is_terminal:
         stdout = Console(width=130)  # a file or a pipe: no need to squeeze the table into 80 columns
     runs = run_all(options, None if quiet else lambda i, n, run: stderr.print(_progress_line(i, n, run)))
-    check = check_page_sets([(run.mode, run.page_set) for run in runs])
+    check = check_runs(runs)
     document = build_report(options, runs, check)
     draw_modes(document, report_dir / "compare.png")
     if document["sweep"]:

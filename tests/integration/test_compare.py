@@ -59,3 +59,26 @@ def test_compare_mistakes_get_one_line(args: list[str], message: str, capsys: py
     assert main(args) == 2
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1
+
+
+def test_demo_compares_both_workloads_and_every_mode_scrapes_the_same_items(tmp_path: Path) -> None:
+    result = run_cli("demo", "--pages", "20", "--latency-ms", "5", "-w", "4", "-c", "4", "--report", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for workload in ("links", "soup"):
+        report = json.loads((tmp_path / workload / "report.json").read_text())
+        assert report["settings"]["workload"] == workload
+        assert report["same_pages"] is True and report["item_differences"] == {}
+        assert list(report["modes"]) == ["sync", "threaded", "process", "async"]
+        for mode, figures in report["modes"].items():
+            # The soup hook returns one item per HTML page, in every mode; links scrapes nothing.
+            assert figures["pages"] == 20 and figures["items"] == (20 if workload == "soup" else 0), mode
+        assert (tmp_path / workload / "compare.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert "scraped the same 20 items" in (tmp_path / "soup" / "report.md").read_text()
+    lessons = result.stdout[result.stdout.index("What the two workloads teach"):]
+    assert "links (I/O-bound)" in lessons and "overlapping the waits is what pays" in lessons
+    assert "soup (CPU-bound)" in lessons and "using every core for it is what pays" in lessons
+
+
+def test_compare_refuses_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "--demo", "--workload", "xml"]) == 2
+    assert "--workload" in capsys.readouterr().err
