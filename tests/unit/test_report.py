@@ -143,12 +143,12 @@ def test_start_up_is_named_when_it_takes_much_of_the_run() -> None:
 def test_the_sweep_says_why_wherever_async_trailed_threads() -> None:
     report = {"sweep": {"widths": [8, 16], "io_limit": [160, 320], "modes": {
         "threaded": [135.0, 240.0], "async": [106.0, 238.0]}, "bounds": {
-        "threaded": ["the width (8 in flight ÷ 50 ms)", "x"], "async": ["one core (0.9 CPUs busy in the event "
-                                                                       "loop's thread)", "y"]}}}
+        "threaded": ["the width (8 in flight ÷ 50 ms)", "x"], "async": [("one core (0.9 CPUs busy in the event "
+                                                                       "loop's thread)"), "y"]}}}
     sentences = explain_sweep(report)
     behind = [s for s in sentences if s.startswith("At ")]
-    assert behind == ["At 8, async (106 pages/s) trailed threaded (135): async was held back by one core "
-                      "(0.9 CPUs busy in the event loop's thread); threaded by the width (8 in flight ÷ 50 ms)."]
+    assert behind == [("At 8, async (106 pages/s) trailed threaded (135): async was held back by one core "
+                      "(0.9 CPUs busy in the event loop's thread); threaded by the width (8 in flight ÷ 50 ms).")]
 
 
 def test_the_links_lesson_is_to_overlap_the_waits() -> None:
