@@ -316,8 +316,8 @@ def bound(mode: str, summary: Summary, settings: Mapping[str, Any]) -> tuple[str
         return "cores", f"the CPUs (all {cpus} busy: {busy:.1f})"
     if own >= SATURATED and mode != "sync":
         return "one_core", f"one core ({own:.1f} CPUs busy in {_ONE_CORE[mode]})"
-    share = f"{summary['pages_per_sec'] / limit:.0%} of what it allows" if limit else "unknown"
-    text = f"neither the CPUs ({busy:.1f} of {cpus} busy) nor the network ({share}) was saturated"
+    share = f"{summary['pages_per_sec'] / limit:.0%} of what it allows" if limit else "an unknown share"
+    text = f"nothing saturated (the CPUs {busy:.1f} of {cpus} busy, the network at {share})"
     latency = settings.get("latency_ms")
     if latency and summary["latency_mean_ms"] > 1.2 * latency:
         return "none", text + (f"; its fetches took {summary['latency_mean_ms']:,.0f} ms on average "

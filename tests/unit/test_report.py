@@ -86,7 +86,7 @@ def test_threads_at_under_one_cpu_are_not_called_gil_bound() -> None:
     # 0.8 of 2 CPUs busy, far below the network's limit: not the GIL, and not the network either.
     modes = summary(run("threaded", 10.0, 8.0))
     kind, words = bound("threaded", modes["threaded"], SETTINGS)
-    assert kind == "none" and "neither the CPUs (0.8 of 2 busy)" in words
+    assert kind == "none" and "nothing saturated (the CPUs 0.8 of 2 busy" in words
     text = " ".join(explain({"modes": modes, "settings": SETTINGS, "same_pages": True, "comparable": True,
                              "page_count": 600}))
     assert "GIL" not in text
