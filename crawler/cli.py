@@ -72,7 +72,7 @@ _LIST_FLAGS = (("allow_domain", "allow_domains"), ("include", "include"), ("excl
 _SWITCHES = {
     "no_robots": ("respect_robots", False), "follow_nofollow": ("follow_nofollow", True),
     "sitemaps": ("sitemaps", True), "allow_private": ("allow_private_addresses", True),
-    "insecure": ("verify_tls", False), "netrc": ("netrc", True),
+    "insecure": ("verify_tls", False), "netrc": ("netrc", True), "cookies_jar": ("cookie_jar", True),
     "no_env_proxy": ("proxy_from_env", False),
 }
 # How a default of None reads in --help.
@@ -146,6 +146,8 @@ def _add_request_options(parser: argparse.ArgumentParser) -> None:
     add("--auth", metavar="USER:PASSWORD", help=f"HTTP Basic auth for the seeds' sites only {_default('auth')}")
     add("--netrc", action="store_true",
         help=f"Basic auth for the seeds' sites from ~/.netrc (or $NETRC) {_default('netrc')}")
+    add("--cookies", dest="cookies_jar", action="store_true",
+        help=f"keep the cookies sites set, each host's for that host only {_default('cookie_jar')}")
     add("--proxy", metavar="URL",
         help="send every request through this http:// or https:// proxy (default: $http_proxy, $https_proxy)")
     add("--no-proxy", action="append", metavar="HOSTS",

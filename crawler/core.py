@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .config import CrawlConfig
+from .cookies import CookieJar
 from .errors import ErrorKind
 from .frontier import FrontierStore, MemoryFrontier
 from .models import (
@@ -111,6 +112,7 @@ class CrawlCore:
         self.slots: Slots = slots if slots is not None else LocalSlots(config.per_host, config.delay)
         self.scope = Scope.for_seeds([], config)
         self.traps = TrapGuard.for_config(config)
+        self._jar = CookieJar() if config.cookie_jar else None
         self._clock = clock
         self._rng = rng or random.Random()
         self._followups: deque[CrawlRequest] = deque()  # redirects, due retries, robots.txt, sitemaps
@@ -195,6 +197,8 @@ class CrawlCore:
         request = self._next_followup(now) or self._next_new_page(now)
         if request is not None:
             self._dispatch(request, now)
+            if self._jar is not None:  # the host's cookies as of now, not as of when it was queued
+                request = _replace(request, cookie=self._jar.header(request.url))
         return request
 
     def wait_time(self) -> float | None:
@@ -340,6 +344,8 @@ class CrawlCore:
         # have sent later than it was handed out.
         sent = self._clock() - fetch.elapsed_ms / 1000
         self.slots.finish(self.slots.open(request.url), sent)
+        if self._jar is not None and fetch.set_cookies:
+            self._jar.update(fetch.url, fetch.set_cookies, fetch.fetched_at)
 
     def settle(self, request: CrawlRequest, fetch: FetchResult,
                parsed: ParseResult | None = None) -> list[PageRecord]:

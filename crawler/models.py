@@ -40,6 +40,8 @@ class CrawlRequest:
     # URLs already passed through on the way here, oldest first.
     redirects: tuple[str, ...] = ()
     retries: int = 0
+    # The cookie jar's Cookie value for url, set by the core as it hands the request out (cookie_jar).
+    cookie: str | None = None
 
     @property
     def origin_url(self) -> str:
@@ -63,6 +65,8 @@ class FetchResult:
     error: ErrorInfo | None = None
     elapsed_ms: float = 0.0
     fetched_at: float = 0.0
+    # The response's Set-Cookie headers, kept only for the cookie jar (cookie_jar).
+    set_cookies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ ADOPTED_SETTINGS = frozenset({
     "time_limit", "max_body_bytes", "retries", "backoff_base", "backoff_max", "max_retry_after",
     "parse_workers", "parse_offload_bytes", "verify_tls", "ca_file",
     # What requests carry may change (a new token), and secrets are never written to the database.
-    "headers", "cookies", "auth", "netrc", "proxy", "proxy_from_env", "no_proxy",
+    "headers", "cookies", "auth", "netrc", "cookie_jar", "proxy", "proxy_from_env", "no_proxy",
 })
 
 

@@ -32,9 +32,11 @@ A body longer than ``max_body_bytes`` (raw or decoded) is not an error: it is
 cut, ``truncated`` is set, and the connection is closed rather than drained.
 Status codes are data, not errors: a 404 or 503 has ``error=None``.
 
-Neither keeps cookies nor sends credentials: since redirects are new requests
-made by the core with the same plain headers, nothing set for one host can
-follow a redirect to another.
+Neither keeps cookies nor decides about credentials: each request's headers
+and proxy come from :class:`crawler.outbound.Outbound` for its own URL, and the
+cookie jar, when asked for, is the core's (``CrawlRequest.cookie`` in,
+``FetchResult.set_cookies`` out). Since redirects are new requests made by the
+core, nothing meant for one host can follow a redirect to another.
 """
 
 from .aio import AsyncFetcher

@@ -98,7 +98,7 @@ class AsyncFetcher:
         if invalid:
             return make_result(request.url, watch, error=invalid)
         proxy = self._outbound.proxy(request.url)
-        headers = self._outbound.headers(request.url)
+        headers = self._outbound.headers(request.url, request.cookie)
         if proxy is not None and proxy.headers and request.url.startswith("http:"):
             # aiohttp sends proxy_headers only on a CONNECT; a plain http request is the proxy's own.
             headers = {**headers, **proxy.headers}
@@ -141,6 +141,8 @@ class AsyncFetcher:
             headers=response.headers,
             reader=reader,
             error=error,
+            # Kept only for the core's cookie jar; without it no cookie is kept at all.
+            set_cookies=response.headers.getall("Set-Cookie", ()) if self._config.cookie_jar else (),
         )
 
     def _classify(self, exc: BaseException) -> ErrorInfo:

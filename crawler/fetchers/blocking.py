@@ -51,7 +51,7 @@ class BlockingFetcher:
     so every thread of the threaded mode can keep one). ``trusted_hosts`` are the
     seeds' hosts, exempt from the private-address guard (see :mod:`crawler.fetchers.guard`);
     ``seed_origins`` are where the seeds' credentials may go (see :mod:`crawler.outbound`).
-    urllib3 keeps no cookies, so none can follow a redirect to another host.
+    urllib3 keeps no cookies: the core's jar, if any, comes in on each request.
     """
 
     def __init__(self, config: CrawlConfig, *, maxsize: int | None = None,
@@ -114,7 +114,7 @@ class BlockingFetcher:
         with serving(self._guard, self._config.timeout) as served:
             try:
                 self._lookup_first(request.url, proxy is not None)
-                response = self._send(request.url, proxy)
+                response = self._send(request, proxy)
             except (*_TRANSPORT_ERRORS, ValueError) as exc:
                 return make_result(request.url, watch, error=self._classify(exc, served))
         try:
@@ -137,12 +137,12 @@ class BlockingFetcher:
                 raise NameResolutionError(host, None, exc) from exc  # type: ignore[arg-type]
             self._guard.check_addresses(host, (str(info[4][0]) for info in infos))
 
-    def _send(self, url: str, proxy: Proxy | None) -> BaseHTTPResponse:
+    def _send(self, request: CrawlRequest, proxy: Proxy | None) -> BaseHTTPResponse:
         """Send the GET and read the status line and headers, leaving the body unread."""
         return self._through(proxy).request(
             "GET",
-            url,
-            headers=self._outbound.headers(url),
+            request.url,
+            headers=self._outbound.headers(request.url, request.cookie),
             redirect=False,
             retries=False,
             timeout=self._timeout(),
@@ -191,6 +191,8 @@ class BlockingFetcher:
             headers=response.headers,
             reader=reader,
             error=error,
+            # Kept only for the core's cookie jar; without it no cookie is kept at all.
+            set_cookies=response.headers.getlist("Set-Cookie") if self._config.cookie_jar else (),
         )
 
     def _read_body(self, response: BaseHTTPResponse, reader: BodyReader, watch: Stopwatch) -> None:

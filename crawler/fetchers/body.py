@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -352,6 +352,7 @@ def make_result(
     headers: Mapping[str, str] | None = None,
     reader: BodyReader | None = None,
     error: ErrorInfo | None = None,
+    set_cookies: Sequence[str] = (),
 ) -> FetchResult:
     """Build the result of one fetch; a transport error wins over a decoding one."""
     headers = headers or {}
@@ -370,4 +371,5 @@ def make_result(
         error=error or (reader.error if reader else None),
         elapsed_ms=watch.elapsed() * 1000,
         fetched_at=watch.started_at,
+        set_cookies=tuple(set_cookies),
     )

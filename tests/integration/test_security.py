@@ -300,3 +300,75 @@ def test_given_credentials_reach_the_seed_site_only_also_across_redirects(
     assert not [h for h in log_b.all() if "cookie" in h or "authorization" in h]
     if "headers" in identity:  # other headers go everywhere
         assert {h.get("x-team") for h in log_a.all() + log_b.all()} == {"blue"}
+
+
+@pytest.fixture(scope="module")
+def session_site(server: ServerThread) -> tuple[str, str, HeaderLog, HeaderLog]:
+    """Site A logs in (a session cookie), shows members' pages only with it, links to site B, logs out."""
+    log_a, log_b = HeaderLog(), HeaderLog()
+    app_b = web.Application(middlewares=[log_b.middleware()])
+    add_routes(app_b, {"/robots.txt": lambda r: plain(404), "/{name:.*}": lambda r: html(html_page(r.path))})
+    b_root = f"http://localhost:{server.serve_app(app_b)}"
+
+    def login(request: web.Request) -> web.Response:
+        response = redirect("/members")
+        response.set_cookie("session", "s3ss10n", path="/", httponly=True)
+        return response
+
+    def members(links: list[str]) -> Any:
+        def page(request: web.Request) -> web.Response:
+            if request.cookies.get("session") != "s3ss10n":
+                return plain(403)
+            return html(html_page(request.path, links))
+        return page
+
+    def logout(request: web.Request) -> web.Response:
+        response = html(html_page("bye", ["/after-logout"]))
+        response.del_cookie("session", path="/")
+        return response
+
+    app_a = web.Application(middlewares=[log_a.middleware()])
+    add_routes(app_a, {
+        "/": lambda r: html(html_page("home", ["/login"])),
+        "/login": login,
+        "/members": members(["/members/2", f"{b_root}/from-members"]),
+        "/members/2": members([f"{b_root}/jump-target", "/logout"]),
+        "/logout": logout,
+        "/robots.txt": lambda r: plain(404),
+        "/{name:.*}": lambda r: html(html_page(r.path)),
+    })
+    a_root = f"http://127.0.0.1:{server.serve_app(app_a)}"
+    return a_root, b_root, log_a, log_b
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("jar", [True, False])
+def test_the_cookie_jar_keeps_a_session_for_its_host_only(
+        session_site: tuple[str, str, HeaderLog, HeaderLog], mode: str, jar: bool) -> None:
+    a_root, _, log_a, log_b = session_site
+    log_a.requests.clear()
+    log_b.requests.clear()
+    records = crawler.crawl(a_root + "/", mode=mode, allow_domains=["localhost"], allow_private_addresses=True,
+                            timeout=2.0, workers=2, cookie_jar=jar)
+    statuses = {r.url.removeprefix(a_root): r.status for r in records if r.url.startswith(a_root)}
+    if not jar:  # the default keeps no cookie: the members' pages stay shut
+        assert statuses == {"/": 200, "/members": 403}
+        assert not [h for h in log_a.all() + log_b.all() if "cookie" in h]
+        return
+    assert statuses == {"/": 200, "/members": 200, "/members/2": 200, "/logout": 200, "/after-logout": 200}
+    assert [h.get("cookie") for h in log_a.requests["/members"]] == ["session=s3ss10n"]
+    assert [h.get("cookie") for h in log_a.requests["/after-logout"]] == [None]  # deleted by /logout
+    assert set(log_b.requests) == {"/robots.txt", "/from-members", "/jump-target"}
+    assert not [h for h in log_b.all() if "cookie" in h]  # another host (and port): never
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_cookie_set_by_a_redirect_stays_with_its_host(
+        credential_sites: tuple[str, HeaderLog, HeaderLog], mode: str) -> None:
+    seed, _, log_b = credential_sites
+    log_b.requests.clear()
+    records = crawler.crawl(seed, mode=mode, allow_domains=["127.0.0.1"], allow_private_addresses=True,
+                            timeout=2.0, workers=2, cookie_jar=True)
+    assert all(r.ok for r in records), kinds(records)
+    assert "/landing" in log_b.requests  # /login set the cookie and redirected here, on another port
+    assert not [h for h in log_b.all() if "cookie" in h]

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "crawler"
 # Lowest first. A module may import modules of its own layer or a lower one, never a higher one.
 LAYERS: list[tuple[str, set[str]]] = [
     ("values", {"version", "errors", "models", "urls", "config", "http_settings"}),
-    ("decisions", {"robots", "policy", "retry", "sitemaps", "parsing", "slots", "outbound"}),
+    ("decisions", {"robots", "policy", "retry", "sitemaps", "parsing", "slots", "outbound", "cookies"}),
     ("storage", {"frontier", "state", "stores"}),
     ("fetchers", {"fetchers"}),
     ("sinks", {"sinks"}),
