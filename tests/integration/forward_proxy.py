@@ -1,5 +1,7 @@
 """A small real forward proxy on 127.0.0.1 for the tests: plain HTTP forwarding and CONNECT tunnels.
 
+Clients reach it over plain TCP, or over TLS when it is given a server context (an https:// proxy).
+
 It counts what passes through it: each request line (``GET http://...`` or
 ``CONNECT host:port``) and the Proxy-Authorization it carried. Every forwarded
 request is sent upstream with ``Connection: close`` and the client's connection
@@ -9,6 +11,7 @@ is closed after the answer, which keeps the relay a plain copy in both direction
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -30,9 +33,10 @@ class ProxyLog:
 class ForwardProxy:
     """Serve a forward proxy on a ServerThread's loop; ``url`` is where clients send requests."""
 
-    def __init__(self, server: ServerThread) -> None:
+    def __init__(self, server: ServerThread, tls: ssl.SSLContext | None = None) -> None:
         self.log = ProxyLog()
-        self.url = f"http://127.0.0.1:{server.serve_raw(self._handle)}"
+        port = server.serve_raw(self._handle, tls)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Read one request head; tunnel a CONNECT, forward anything else."""

@@ -66,9 +66,9 @@ class ServerThread:
         self._cleanups.append(runner.cleanup)
         return int(runner.addresses[0][1])
 
-    def serve_raw(self, handler: RawHandler) -> int:
-        """Serve a raw asyncio stream handler on 127.0.0.1; return its port."""
-        server = self.run(asyncio.start_server(handler, "127.0.0.1", 0))
+    def serve_raw(self, handler: RawHandler, ssl_context: ssl.SSLContext | None = None) -> int:
+        """Serve a raw asyncio stream handler on 127.0.0.1 (over TLS with ssl_context); return its port."""
+        server = self.run(asyncio.start_server(handler, "127.0.0.1", 0, ssl=ssl_context))
 
         async def close() -> None:
             server.close()

@@ -107,6 +107,17 @@ def test_https_is_tunnelled_with_connect(server: ServerThread, tls: tuple[ssl.SS
     assert {h.get("x-via-test") for h in log.all()} == {"yes"}  # end to end, inside the tunnel
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_an_https_proxy_is_reached_over_tls(server: ServerThread, plain_site: tuple[str, HeaderLog],
+                                            tls: tuple[ssl.SSLContext, str], mode: str) -> None:
+    context, ca_file = tls
+    root, _ = plain_site
+    proxy = ForwardProxy(server, context)
+    records = crawler.crawl(root + "/", mode=mode, workers=2, timeout=5.0, ca_file=ca_file, proxy=proxy.url)
+    assert kinds(records) == {root + "/": None, root + "/a": None, root + "/b": None}
+    assert len(proxy.log.lines) == 5  # robots.txt, /, /a, /b, /c, each inside TLS to the proxy
+
+
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`python -m crawler ARGS` with these environment variables (and no inherited proxy)."""
     clean = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
