@@ -81,6 +81,7 @@ class CrawlConfig:
     proxy: str | None = field(default=None, repr=False)
     proxy_from_env: bool = True
     no_proxy: tuple[str, ...] = ()
+    capture: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -106,7 +107,7 @@ _NON_NEGATIVE_INTS = (
 _POSITIVE_FLOATS = ("timeout", "connect_timeout", "time_limit", "backoff_max")
 _NON_NEGATIVE_FLOATS = ("delay", "backoff_base", "max_retry_after")
 _BOOLS = ("respect_robots", "follow_nofollow", "sitemaps", "allow_private_addresses", "verify_tls", "netrc",
-          "cookie_jar", "proxy_from_env")
+          "cookie_jar", "proxy_from_env", "capture")
 _STRING_LISTS = ("allow_domains", "include", "exclude", "headers", "cookies", "no_proxy")
 _OPTIONAL_STRINGS = ("ca_file", "auth", "proxy")
 

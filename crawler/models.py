@@ -50,6 +50,28 @@ class CrawlRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Exchange:
+    """One HTTP exchange as it went over the wire, kept only for WARC output.
+
+    ``headers`` are the response's header fields as received (bytes read as
+    Latin-1, in order, duplicates kept) without ``Transfer-Encoding``, since
+    ``body`` is the body with its transfer coding removed but its content
+    coding (gzip, br ...) kept. ``truncated`` is a WARC-Truncated reason
+    (``length``, ``time``, ``disconnect``, ``unspecified``) when the body is
+    not all the server meant to send.
+    """
+
+    url: str
+    request_head: bytes
+    status_line: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    ip: str | None
+    fetched_at: float
+    truncated: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FetchResult:
     """What a fetcher saw for one request; redirects are never followed by fetchers."""
 
@@ -67,6 +89,8 @@ class FetchResult:
     fetched_at: float = 0.0
     # The response's Set-Cookie headers, kept only for the cookie jar (cookie_jar).
     set_cookies: tuple[str, ...] = ()
+    # The exchange as received, when the crawl keeps them (config.capture).
+    exchange: Exchange | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +138,10 @@ class PageRecord:
     fetched_at: str
     error: ErrorInfo | None = None
     items: list[Any] = field(default_factory=list)
+    # With config.capture: every exchange this record stands for (retried attempts, the
+    # redirects passed through, the final answer) and any robots.txt or sitemap fetched
+    # since the previous record. Not part of the JSON output.
+    exchanges: tuple[Exchange, ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as plain JSON-ready data."""
@@ -172,4 +200,4 @@ class RecordTally:
                    statuses, Counter(data.get("error_kinds", {})))
 
 
-_RECORD_FIELDS = tuple(f.name for f in fields(PageRecord) if f.name != "items")
+_RECORD_FIELDS = tuple(f.name for f in fields(PageRecord) if f.name not in ("items", "exchanges"))

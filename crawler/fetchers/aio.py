@@ -13,7 +13,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from ..config import CrawlConfig
 from ..errors import ErrorKind
-from ..models import CrawlRequest, ErrorInfo, FetchResult
+from ..models import CrawlRequest, ErrorInfo, Exchange, FetchResult
 from ..outbound import Origin, Outbound
 from .body import (
     CHUNK_SIZE,
@@ -24,6 +24,7 @@ from .body import (
     make_result,
     request_headers,
 )
+from .capture import capture, request_head
 from .guard import AddressGuard, blocked_cause
 from .tls import certificate_error, tls_context
 
@@ -81,6 +82,8 @@ class AsyncFetcher:
             # No cookies are kept, so none can follow a redirect to another host, and a
             # site cannot grow the jar without bound by setting a new one on every page.
             cookie_jar=aiohttp.DummyCookieJar(),
+            # Only WARC output needs the server's address.
+            response_class=PeerResponse if self._config.capture else aiohttp.ClientResponse,
         )
 
     async def close(self) -> None:
@@ -125,7 +128,9 @@ class AsyncFetcher:
         self, request: CrawlRequest, response: aiohttp.ClientResponse, watch: Stopwatch
     ) -> FetchResult:
         """Read the body of a response whose headers have arrived."""
-        reader = BodyReader(self._config.max_body_bytes, response.headers.get("Content-Encoding"))
+        capturing = self._config.capture
+        reader = BodyReader(self._config.max_body_bytes, response.headers.get("Content-Encoding"),
+                            keep_raw=capturing)
         error = None
         try:
             await _read_body(response, reader)
@@ -134,6 +139,7 @@ class AsyncFetcher:
         if error or reader.done:
             # Unread body left on the wire: the connection cannot be reused.
             response.close()
+        exchange = _exchange(request, response, reader, watch, error) if capturing else None
         return make_result(
             request.url,
             watch,
@@ -143,6 +149,7 @@ class AsyncFetcher:
             error=error,
             # Kept only for the core's cookie jar; without it no cookie is kept at all.
             set_cookies=response.headers.getall("Set-Cookie", ()) if self._config.cookie_jar else (),
+            exchange=exchange,
         )
 
     def _classify(self, exc: BaseException) -> ErrorInfo:
@@ -180,6 +187,36 @@ class GuardedResolver(AbstractResolver):
     async def close(self) -> None:
         """Release the inner resolver."""
         await self._inner.close()
+
+
+class PeerResponse(aiohttp.ClientResponse):
+    """A response that remembers the address it came from (for WARC-IP-Address).
+
+    aiohttp gives a small response's connection back to the pool before the
+    caller sees it, so the address is read when the response starts.
+    """
+
+    peer: str | None = None
+
+    async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        """Note the peer's address, then read the status line and headers."""
+        transport = connection.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        self.peer = str(peer[0]) if peer else None
+        return await super().start(connection)
+
+
+def _exchange(request: CrawlRequest, response: aiohttp.ClientResponse, reader: BodyReader,
+              watch: Stopwatch, error: ErrorInfo | None) -> Exchange:
+    """What WARC output keeps of this exchange: the headers as aiohttp sent and received them."""
+    sent = request_head(request.url, response.request_info.headers.items())
+    version = response.version
+    protocol = f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1"
+    status_line = f"{protocol} {response.status} {response.reason or ''}".rstrip()
+    received = ((name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in response.raw_headers)
+    ip = getattr(response, "peer", None)
+    return capture(request.url, sent, status_line, received, reader, ip, watch, error)
 
 
 async def _read_body(response: aiohttp.ClientResponse, reader: BodyReader) -> None:

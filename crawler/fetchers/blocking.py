@@ -11,6 +11,7 @@ import threading
 from collections.abc import Collection
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.exceptions import (
@@ -25,7 +26,7 @@ from urllib3.response import BaseHTTPResponse
 from ..config import CrawlConfig
 from ..errors import ErrorKind
 from ..http_settings import Proxy
-from ..models import CrawlRequest, ErrorInfo, FetchResult
+from ..models import CrawlRequest, ErrorInfo, Exchange, FetchResult
 from ..outbound import Origin, Outbound
 from .body import (
     CHUNK_SIZE,
@@ -36,6 +37,7 @@ from .body import (
     make_result,
     request_headers,
 )
+from .capture import capture, request_head
 from .connections import POOL_CLASSES_BY_SCHEME, Served, serving
 from .guard import AddressGuard, blocked_cause
 from .tls import certificate_error, tls_context
@@ -175,7 +177,10 @@ class BlockingFetcher:
         self, request: CrawlRequest, response: BaseHTTPResponse, watch: Stopwatch
     ) -> FetchResult:
         """Read the body of a response whose headers have arrived."""
-        reader = BodyReader(self._config.max_body_bytes, response.headers.get("Content-Encoding"))
+        capturing = self._config.capture
+        reader = BodyReader(self._config.max_body_bytes, response.headers.get("Content-Encoding"),
+                            keep_raw=capturing)
+        ip = _peer_address(response) if capturing else None  # before the connection goes back
         error = None
         try:
             self._read_body(response, reader, watch)
@@ -184,6 +189,7 @@ class BlockingFetcher:
         if error or reader.done:
             # Unread body left on the wire: the connection cannot be reused.
             response.close()
+        exchange = self._exchange(request, response, reader, ip, watch, error) if capturing else None
         return make_result(
             request.url,
             watch,
@@ -193,7 +199,24 @@ class BlockingFetcher:
             error=error,
             # Kept only for the core's cookie jar; without it no cookie is kept at all.
             set_cookies=response.headers.getlist("Set-Cookie") if self._config.cookie_jar else (),
+            exchange=exchange,
         )
+
+    def _exchange(self, request: CrawlRequest, response: BaseHTTPResponse, reader: BodyReader,
+                  ip: str | None, watch: Stopwatch, error: ErrorInfo | None) -> Exchange:
+        """What WARC output keeps of this exchange: http.client's view of the response head."""
+        host = urlsplit(request.url).netloc
+        sent = request_head(request.url, [("Host", host), *self._outbound.headers(request.url).items()])
+        original = getattr(response, "_original_response", None)  # http.client's response
+        if original is None:
+            received: list[tuple[str, str]] = list(response.headers.items())
+            status_line = f"HTTP/1.1 {response.status} {response.reason or ''}"
+        else:
+            # raw_items: every field as parsed, in order, duplicates and spelling kept.
+            received = list(original.msg.raw_items())
+            protocol = "HTTP/1.0" if original.version == 10 else "HTTP/1.1"
+            status_line = f"{protocol} {original.status} {original.reason}"
+        return capture(request.url, sent, status_line.rstrip(), received, reader, ip, watch, error)
 
     def _read_body(self, response: BaseHTTPResponse, reader: BodyReader, watch: Stopwatch) -> None:
         """Feed raw chunks to the reader, enforcing the total deadline between reads."""
@@ -207,6 +230,15 @@ class BlockingFetcher:
             chunk = response.read1(CHUNK_SIZE)
             if not chunk or not reader.feed(chunk):
                 return
+
+
+def _peer_address(response: BaseHTTPResponse) -> str | None:
+    """The address of the server that answered, read from the response's socket."""
+    sock = getattr(response.connection, "sock", None)
+    try:
+        return str(sock.getpeername()[0]) if sock is not None else None
+    except OSError:
+        return None
 
 
 def _set_read_timeout(response: BaseHTTPResponse, seconds: float) -> None:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import brotli  # type: ignore[import-untyped]
 
 from ..errors import ErrorKind
-from ..models import ErrorInfo, FetchResult
+from ..models import ErrorInfo, Exchange, FetchResult
 
 CHUNK_SIZE = 64 * 1024
 # Output asked of a decoder per call: brotli may overshoot its output limit by about
@@ -217,9 +217,12 @@ class BodyReader:
     that they are reported as a ``decoding`` error rather than decoded.
     """
 
-    def __init__(self, max_bytes: int, content_encoding: str | None = None) -> None:
+    def __init__(self, max_bytes: int, content_encoding: str | None = None, *,
+                 keep_raw: bool = False) -> None:
         self._max_bytes = max_bytes
         self._parts: list[bytes] = []
+        # The raw chunks accepted, still content-encoded (for WARC output), when asked.
+        self._raw: list[bytes] | None = [] if keep_raw else None
         self._size = 0
         self._raw_size = 0
         self._truncated = False
@@ -247,6 +250,11 @@ class BodyReader:
         return self._raw_size
 
     @property
+    def raw(self) -> bytes:
+        """The raw bytes accepted, still content-encoded (empty unless keep_raw)."""
+        return b"".join(self._raw or ())
+
+    @property
     def size(self) -> int:
         """How many decoded bytes are kept."""
         return self._size
@@ -269,6 +277,8 @@ class BodyReader:
         if len(chunk) > room:
             chunk, self._truncated = chunk[:room], True
         self._raw_size += len(chunk)
+        if self._raw is not None:
+            self._raw.append(chunk)
         if self._decoder is None:
             self._keep(chunk)
         else:
@@ -353,6 +363,7 @@ def make_result(
     reader: BodyReader | None = None,
     error: ErrorInfo | None = None,
     set_cookies: Sequence[str] = (),
+    exchange: Exchange | None = None,
 ) -> FetchResult:
     """Build the result of one fetch; a transport error wins over a decoding one."""
     headers = headers or {}
@@ -372,4 +383,5 @@ def make_result(
         elapsed_ms=watch.elapsed() * 1000,
         fetched_at=watch.started_at,
         set_cookies=tuple(set_cookies),
+        exchange=exchange,
     )
