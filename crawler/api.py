@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
+from typing import Any
 
 from .config import CrawlConfig, config_from_mapping
 from .core import CrawlCore, CrawlStats
@@ -12,6 +13,7 @@ from .hooks import PageHook
 from .models import PageRecord
 from .runners import run_crawl
 from .sinks import Journal, NullSink, Sink
+from .sinks.warc import WarcSink
 
 _DONE = object()
 
@@ -28,9 +30,12 @@ class Crawler:
 
     def __init__(self, config: CrawlConfig | None = None, *, sink: Sink | None = None,
                  on_page: PageHook | None = None, store: FrontierStore | None = None,
-                 **settings: Any) -> None:
+                 warc: WarcSink | None = None, **settings: Any) -> None:
         self.config = config_from_mapping(settings, base=config or CrawlConfig())
+        if warc is not None and not self.config.capture:
+            self.config = self.config.replace(capture=True)  # the fetchers keep what WARC needs
         self.sink: Sink = sink or NullSink()
+        self.warc = warc
         self.on_page = on_page
         self.store: FrontierStore = store if store is not None else MemoryFrontier()
         self._core: CrawlCore | None = None
@@ -42,6 +47,8 @@ class Crawler:
     async def __aexit__(self, *exc_info: object) -> None:
         self.stop()
         await self.sink.close()
+        if self.warc is not None:
+            await self.warc.close()
 
     async def repair(self) -> int:
         """Bring a durable sink back to the store's saved records after a crash; return how many it lacked.
@@ -59,6 +66,8 @@ class Crawler:
         """Crawl from seeds, writing each record to the sink and yielding it."""
         await self.repair()
         core = self._core = CrawlCore(self.config, self.store)
+        if self.warc is not None:
+            await self._journal(core, self.warc.start(_mark(core.store)))
         core.add_seeds([seeds] if isinstance(seeds, str) else seeds)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         # Every mode hands records over on this loop; blocking ones run in a thread.
@@ -66,6 +75,10 @@ class Crawler:
         task.add_done_callback(lambda _: queue.put_nowait(_DONE))
         try:
             async for batch in _batches(queue):
+                if self.warc is not None:
+                    # WARC records first, then their mark in the same commit as the records:
+                    # a resume cuts whatever was written after the last mark saved.
+                    _save_mark(core.store, await self.warc.write(batch))
                 # A durable store saves records before the sink sees them, so a crash loses
                 # no record it cannot write again (repair() writes it on the next run).
                 self.store.commit(batch)
@@ -73,10 +86,18 @@ class Crawler:
                 for record in batch:
                     yield record
             task.result()  # surface a driver failure instead of ending quietly
+            if self.warc is not None and (leftover := core.leftover_exchanges()):
+                await self._journal(core, self.warc.write((), leftover))
         finally:
             if not task.done():
                 core.stop()
                 await asyncio.wait({task})
+
+    @staticmethod
+    async def _journal(core: CrawlCore, written: Awaitable[str]) -> None:
+        """Wait for a WARC write, then make its mark durable with whatever the core did."""
+        _save_mark(core.store, await written)
+        core.store.commit()
 
     def stop(self) -> None:
         """Start no new requests; the crawl ends once in-flight ones settle."""
@@ -86,6 +107,19 @@ class Crawler:
     def statistics(self) -> CrawlStats:
         """A snapshot of the running (or last) crawl's counters."""
         return self._core.statistics() if self._core else CrawlStats()
+
+
+def _mark(store: FrontierStore) -> str | None:
+    """The WARC mark a durable store saved (a store that keeps none: None, a new output)."""
+    saved = getattr(store, "mark", None)  # optional, see FrontierStore
+    return saved("warc") if saved is not None else None
+
+
+def _save_mark(store: FrontierStore, mark: str) -> None:
+    """Have a durable store save the WARC mark with its next commit."""
+    save = getattr(store, "save_mark", None)
+    if save is not None:
+        save("warc", mark)
 
 
 async def _write(sink: Sink, records: list[PageRecord]) -> None:

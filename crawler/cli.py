@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import signal
 import sqlite3
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .demo import DemoSpec
     from .figures import CompareOptions
     from .resume import ResumeInfo
+    from .sinks.warc import WarcSink
     from .state import SqliteFrontier
 
 EXIT_USAGE = 2
@@ -43,6 +45,8 @@ EXIT_BROKEN_PIPE = 141
 DEMO_PAGES = 600
 DEMO_LATENCY_MS = 50.0
 DEMO_WIDTH = 64
+# --warc-max-size: 1 GiB, Heritrix's and wget's order of size (crawler.sinks.warc.DEFAULT_MAX_SIZE).
+DEFAULT_WARC_SIZE = 1024**3
 
 
 class UsageError(Exception):
@@ -186,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--seeds-file", metavar="FILE", help="a file of seed URLs, one per line (default: none)")
     crawl.add_argument("--state", metavar="DIR", help="keep the crawl in DIR; the same command resumes it (default: none, in memory)")
     crawl.add_argument("--fresh", action="store_true", help="with --state: forget the saved crawl, start over (default: off)")
+    crawl.add_argument("--warc", metavar="DIR", help="also write every exchange as WARC files in DIR (default: none)")
+    crawl.add_argument("--warc-max-size", type=_size, default=DEFAULT_WARC_SIZE, metavar="SIZE",
+                       help="start a new WARC file past SIZE bytes, suffix K, M or G (default: 1G)")
     _add_crawl_options(crawl)
 
     compare = commands.add_parser("compare", help="run the same crawl in each mode and compare them")
@@ -252,13 +259,13 @@ def read_seeds(urls: Sequence[str], seeds_file: str | None) -> list[str]:
 
 async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str | None,
                              quiet: bool, store: SqliteFrontier | None = None,
-                             resume: ResumeInfo | None = None) -> int:
+                             resume: ResumeInfo | None = None, warc: WarcSink | None = None) -> int:
     """Run a crawl with a live progress line and a summary; handle Ctrl-C gracefully."""
     from .api import Crawler
     from .display import show_progress, stderr, summary_table
     from .sinks import open_sink
 
-    crawler = Crawler(config, sink=open_sink(output), store=store)
+    crawler = Crawler(config, sink=open_sink(output), store=store, warc=warc)
     if resume is not None and not await _goes_on(crawler, resume):
         return 0
     note = None if quiet else per_host_note(config, seeds)
@@ -332,12 +339,43 @@ def _install_interrupt(crawler: Crawler) -> list[bool]:
 def _cmd_crawl(args: argparse.Namespace) -> int:
     """crawler crawl URL..."""
     config = config_from_args(args)
+    if args.warc is not None:
+        config = config.replace(capture=True)
     seeds = read_seeds(args.urls, args.seeds_file)
     if args.state is not None:
         return _crawl_with_state(args, config, seeds)
     if args.fresh:
         raise UsageError("--fresh needs --state DIR")
-    return asyncio.run(crawl_with_display(config, seeds, args.output, args.quiet))
+    return asyncio.run(crawl_with_display(config, seeds, args.output, args.quiet,
+                                          warc=_warc_sink(args, config)))
+
+
+def _warc_sink(args: argparse.Namespace, config: CrawlConfig) -> WarcSink | None:
+    """The WARC output --warc asks for, its warcinfo naming the crawl's settings."""
+    if args.warc is None:
+        return None
+    from .sinks.warc import WarcSink
+
+    settings = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    info = {"robots": "obey" if config.respect_robots else "ignore",
+            "http-header-user-agent": config.user_agent,
+            "crawler-settings": json.dumps(settings, separators=(",", ":"))}
+    return WarcSink(args.warc, max_size=args.warc_max_size, info=info)
+
+
+def _size(text: str) -> int:
+    """A size in bytes: a whole number, optionally followed by K, M or G (powers of 1024)."""
+    number, unit = text.strip()[:-1], text.strip()[-1:].upper()
+    scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(unit)
+    if scale is None:
+        number, scale = text.strip(), 1
+    try:
+        size = int(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (say 1G, 500M or bytes)") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
+    return size
 
 
 def _crawl_with_state(args: argparse.Namespace, config: CrawlConfig, seeds: list[str]) -> int:
@@ -348,7 +386,8 @@ def _crawl_with_state(args: argparse.Namespace, config: CrawlConfig, seeds: list
     try:
         with SqliteFrontier(args.state, fresh=args.fresh) as store:
             info = begin(store, seeds, config)
-            return asyncio.run(crawl_with_display(config, seeds, args.output, args.quiet, store, info))
+            return asyncio.run(crawl_with_display(config, seeds, args.output, args.quiet, store, info,
+                                                  _warc_sink(args, config)))
     except BrokenPipeError:
         raise  # the reader of -o - has what it wants: main() ends quietly
     except (sqlite3.Error, OSError) as exc:  # a full disk, say: SQLite kept its last commit

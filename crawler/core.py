@@ -39,6 +39,7 @@ from .models import (
     REDIRECT_STATUSES,
     CrawlRequest,
     ErrorInfo,
+    Exchange,
     FetchResult,
     PageRecord,
     ParseResult,
@@ -121,6 +122,7 @@ class CrawlCore:
         self._delayed: list[tuple[float, int, CrawlRequest]] = []  # retries waiting out a backoff
         self._sequence = itertools.count()
         self._outbox: list[PageRecord] = []  # records made without a fetch
+        self._captures = Captures() if config.capture else None
         self._in_flight = 0
         self._started_pages = 0
         self._deadline: float | None = None
@@ -350,32 +352,42 @@ class CrawlCore:
     def settle(self, request: CrawlRequest, fetch: FetchResult,
                parsed: ParseResult | None = None) -> list[PageRecord]:
         """Take a released request's fetch and parse; return the records it produced."""
-        now = self._clock()
         self._in_flight -= 1
+        if self._captures is not None:
+            self._captures.keep(request, fetch)
         records, self._outbox = self._outbox, []
-        if request.kind == "robots":
-            self._complete_robots(request, fetch, now)
-            return records
-        if request.kind == "sitemap":
-            self._complete_sitemap(request, fetch, now)
-            return records
-        if self._should_retry(request, fetch):
-            self._schedule_retry(request, fetch, now)
-            return records
-        if fetch.status in REDIRECT_STATUSES and fetch.error is None:
-            record = self._redirect(request, fetch)
-        else:
-            record = self._page_record(request, fetch, parsed)
+        record = self._conclude(request, fetch, parsed)
         if record is not None:
             self._tally.add(record)
             self.store.record_done(request, record)
             records.append(record)
-        return records
+        return self._captures.attach(records) if self._captures is not None else records
+
+    def _conclude(self, request: CrawlRequest, fetch: FetchResult,
+                  parsed: ParseResult | None) -> PageRecord | None:
+        """Act on a settled fetch; return its record, or None when it has none (yet)."""
+        now = self._clock()
+        if request.kind == "robots":
+            self._complete_robots(request, fetch, now)
+            return None
+        if request.kind == "sitemap":
+            self._complete_sitemap(request, fetch, now)
+            return None
+        if self._should_retry(request, fetch):
+            self._schedule_retry(request, fetch, now)
+            return None
+        if fetch.status in REDIRECT_STATUSES and fetch.error is None:
+            return self._redirect(request, fetch)
+        return self._page_record(request, fetch, parsed)
 
     def drain(self) -> list[PageRecord]:
         """Records made without a fetch that no completion has returned yet."""
         records, self._outbox = self._outbox, []
-        return records
+        return self._captures.attach(records) if self._captures is not None else records
+
+    def leftover_exchanges(self) -> list[Exchange]:
+        """Exchanges no record took (robots.txt fetched last, a stopped crawl's retries): for WARC output."""
+        return self._captures.leftover() if self._captures is not None else []
 
     def statistics(self) -> CrawlStats:
         """An immutable snapshot of the counters."""
@@ -505,6 +517,45 @@ class CrawlCore:
         for url in sitemap.pages:
             self.add_url(url, depth=1, referrer=fetch.url)
         self._queue_sitemaps(sitemap.sitemaps, fetch.url)
+
+
+class Captures:
+    """Exchanges waiting for the record they belong to (with config.capture, for WARC output).
+
+    A page's exchanges — attempts retried, redirects passed through, the final
+    answer — travel with its record, so a durable sink writes them exactly when
+    it writes the record. robots.txt and sitemaps make no record: theirs go with
+    the next record made.
+    """
+
+    def __init__(self) -> None:
+        self._chains: dict[str, list[Exchange]] = {}  # origin URL -> its exchanges so far
+        self._loose: list[Exchange] = []
+
+    def keep(self, request: CrawlRequest, fetch: FetchResult) -> None:
+        """Hold the fetch's exchange, if it has one, until a record takes it."""
+        if fetch.exchange is None:
+            return
+        if request.kind == "page":
+            self._chains.setdefault(request.origin_url, []).append(fetch.exchange)
+        else:
+            self._loose.append(fetch.exchange)
+
+    def attach(self, records: list[PageRecord]) -> list[PageRecord]:
+        """records, each carrying the exchanges held for it (the first also the loose ones)."""
+        attached = []
+        for record in records:
+            exchanges = self._loose + self._chains.pop(record.requested_url, [])
+            self._loose = []
+            attached.append(dataclasses.replace(record, exchanges=tuple(exchanges))
+                            if exchanges else record)
+        return attached
+
+    def leftover(self) -> list[Exchange]:
+        """Every exchange still held, now given up by the records."""
+        left = self._loose + [e for chain in self._chains.values() for e in chain]
+        self._loose, self._chains = [], {}
+        return left
 
 
 def _replace(request: CrawlRequest, **changes: object) -> CrawlRequest:

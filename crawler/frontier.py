@@ -61,6 +61,10 @@ class FrontierStore(Protocol):
     def commit(self, records: Sequence[PageRecord] = ()) -> None:
         """Make the work so far durable, with records saved as the next ones, in order."""
 
+    # Optional, for durable stores: ``mark(name)`` and ``save_mark(name, mark)`` keep where an
+    # appending sink's output ended (WARC files), saved in the same commit as the records
+    # written before it, so a resume can cut what was written after (see crawler.sinks.warc).
+
     def totals(self) -> dict[str, Any]:
         """The tally of records saved by earlier runs (RecordTally.to_dict()), or {} for none."""
 

@@ -196,6 +196,16 @@ class SqliteFrontier:
                 self._set_meta("totals", json.dumps(self._tally.to_dict()))
             self._db.commit()
 
+    def mark(self, name: str) -> str | None:
+        """The journal mark an appending sink saved last (see save_mark), or None."""
+        with self._lock:
+            return self._meta(f"mark:{name}")
+
+    def save_mark(self, name: str, mark: str) -> None:
+        """Save where sink name's output ends, in the next commit: a resume cuts it back there."""
+        with self._lock:
+            self._set_meta(f"mark:{name}", mark)
+
     def totals(self) -> dict[str, Any]:
         """The tally of the records saved so far (RecordTally.to_dict())."""
         return self._tally.to_dict()
