@@ -117,9 +117,8 @@ class WarcWriter:
             last = len(record.exchanges) - 1
             groups.extend(self._group(exchange, record if i == last else None)
                           for i, exchange in enumerate(record.exchanges))
-        data = b"".join(groups)
-        if data:
-            self._append(data)
+        for group in groups:
+            self._append(group)
         return self.mark()
 
     def close(self) -> None:
@@ -161,7 +160,7 @@ class WarcWriter:
         self._append(self._gzip(record))
 
     def _append(self, data: bytes) -> None:
-        """Write whole records, rotating first when the file is full; undo a failed write."""
+        """Write one exchange's records, rotating first when the file is full; undo a failed write."""
         if self._size >= self.max_size:
             self._open_next(self._seq + 1)
         view = memoryview(data)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
+import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,6 +45,8 @@ RESPONSES = {
     "/bomb": _head(b"HTTP/1.1 200 OK", [("Content-Encoding", "gzip"),
                                         ("Content-Length", str(len(BOMB)))]) + BOMB,
     "/big": _head(b"HTTP/1.1 200 OK", [("Content-Length", "50000")]) + b"x" * 50000,
+    "/malformed": b"HTTP/1.1 200 OK\r\nNo colon in this line\r\n\x00\x01: x\r\n\r\nbody",
+    "/reset": _head(b"HTTP/1.1 200 OK", [("Content-Length", "10000")]) + b"r" * 100,
 }
 
 
@@ -50,8 +54,16 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     """Send the canned bytes for the requested path, then close."""
     request_line = await reader.readline()
     await reader.readuntil(b"\r\n\r\n")
-    writer.write(RESPONSES[request_line.split()[1].decode().split("?")[0]])
+    path = request_line.split()[1].decode().split("?")[0]
+    writer.write(RESPONSES[path])
     await writer.drain()
+    if path == "/reset":
+        await asyncio.sleep(0.2)  # let the client read the prefix first
+        # Linger 0 makes close send RST rather than FIN: a real reset (RFC 9293 §3.10.7).
+        writer.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+        return
     writer.close()
 
 
@@ -104,6 +116,23 @@ async def test_a_lying_length_is_marked_disconnect(fetch: Any, server: str) -> N
     result = await fetch(f"{server}/lying-length")
     assert result.error is not None and result.error.kind == "connection"
     assert (result.exchange.body, result.exchange.truncated) == (b"a" * 100, "disconnect")
+
+
+async def test_a_reset_mid_body_keeps_what_arrived_marked_disconnect(fetch: Any, server: str) -> None:
+    result = await fetch(f"{server}/reset")
+    assert result.error is not None and result.error.kind == "connection"
+    assert result.exchange.truncated == "disconnect"
+    assert result.exchange.body == b"r" * len(result.exchange.body)  # the prefix the kernel kept
+
+
+async def test_malformed_headers_keep_nothing_or_what_the_client_parsed(fetch: Any, server: str) -> None:
+    # aiohttp refuses the response (a connection error: no response, nothing to archive);
+    # http.client skips the bad lines. Either way, no half-parsed head reaches a WARC.
+    result = await fetch(f"{server}/malformed")
+    if result.error is not None and result.status is None:
+        assert result.exchange is None
+    else:
+        assert result.exchange is not None and result.exchange.status_line == "HTTP/1.1 200 OK"
 
 
 async def test_nothing_is_kept_unless_asked(fetch: Any, server: str) -> None:
