@@ -43,6 +43,7 @@ _EXPORTS = {
     "SqliteFrontier": "state",
     "StateError": "state",
     "StdoutSink": "sinks",
+    "WarcSink": "sinks.warc",
     "crawl": "api",
     "in_crawl_process": "hooks",
     "load_config": "config",
@@ -69,6 +70,7 @@ __all__ = [
     "SqliteFrontier",
     "StateError",
     "StdoutSink",
+    "WarcSink",
     "__version__",
     "crawl",
     "in_crawl_process",
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
     from .hooks import Follow, PageHook, in_crawl_process
     from .models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
     from .sinks import JsonLinesSink, NullSink, Sink, StdoutSink
+    from .sinks.warc import WarcSink
     from .state import SqliteFrontier, StateError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import CrawlConfig, config_from_mapping
 from .core import CrawlCore, CrawlStats
@@ -13,7 +13,9 @@ from .hooks import PageHook
 from .models import PageRecord
 from .runners import run_crawl
 from .sinks import Journal, NullSink, Sink
-from .sinks.warc import WarcSink
+
+if TYPE_CHECKING:
+    from .sinks.warc import WarcSink  # imported by whoever makes one: warcio loads only then
 
 _DONE = object()
 

@@ -256,8 +256,13 @@ class WarcSink:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="warc")
 
     async def start(self, mark: str | None = None) -> str:
-        """Open the output (repaired to mark, when resuming); return the mark to save."""
-        return await self._run(self.writer.start, mark)
+        """Open the output (repaired to mark, when resuming); return the mark to save.
+
+        Done on the loop, before the crawl starts: the writer's thread must not exist yet
+        when the async driver forks its parse pool (it forks only a process without threads,
+        and otherwise starts a slower forkserver). Opening a file is quick.
+        """
+        return self.writer.start(mark)
 
     async def write(self, records: Sequence[PageRecord], exchanges: Sequence[Exchange] = ()) -> str:
         """Write the records' exchanges and the loose ones; return the mark to save with them."""
