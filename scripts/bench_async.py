@@ -3,6 +3,7 @@
     python scripts/bench_async.py --pages 2000 --latency-ms 50 -c 64
     python scripts/bench_async.py --offload-bytes 0 16384 1000000   # compare offload thresholds
     python scripts/bench_async.py --warc --repeat 3    # the cost of WARC output, runs alternated
+    python scripts/bench_async.py --warc 1 6 --repeat 3   # ... at two gzip levels
 
 The demo site runs in a child process so it does not share the crawler's GIL.
 Each configuration runs in a fresh child process so peak RSS is its own.
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 
-def crawl_once(url: str, concurrency: int, parse_workers: int, offload: int, warc: bool = False) -> dict:
+def crawl_once(url: str, concurrency: int, parse_workers: int, offload: int, warc: int = -1) -> dict:
     """Crawl url in this process and return figures (run in a fresh child)."""
     import psutil
 
@@ -31,7 +32,7 @@ def crawl_once(url: str, concurrency: int, parse_workers: int, offload: int, war
     from crawler.sinks.warc import WarcSink
 
     async def run(directory: str | None) -> list:
-        sink = WarcSink(directory) if directory else None
+        sink = WarcSink(directory, gzip_level=warc) if directory else None
         async with Crawler(warc=sink, concurrency=concurrency, per_host=concurrency,
                            parse_workers=parse_workers, parse_offload_bytes=offload) as crawler:
             return [page async for page in crawler.crawl(url)]
@@ -39,7 +40,7 @@ def crawl_once(url: str, concurrency: int, parse_workers: int, offload: int, war
     with tempfile.TemporaryDirectory(prefix="bench-warc-") as directory:
         started = time.perf_counter()
         cpu_started = time.process_time()
-        pages = asyncio.run(run(directory if warc else None))
+        pages = asyncio.run(run(directory if warc >= 0 else None))
         wall = time.perf_counter() - started
         warc_mb = sum(path.stat().st_size for path in Path(directory).iterdir()) / 2**20
     children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -63,25 +64,28 @@ def main() -> None:
     parser.add_argument("--parse-workers", type=int, default=2, help="pool size for the pool run")
     parser.add_argument("--offload-bytes", type=int, nargs="+", default=[16 * 1024],
                         help="parse_offload_bytes values to try with the pool (0: offload every page)")
-    parser.add_argument("--warc", action="store_true",
-                        help="run each pool configuration with and without WARC output, side by side")
+    parser.add_argument("--warc", type=int, nargs="*", metavar="LEVEL",
+                        help="also run each pool configuration with WARC output at these gzip levels "
+                             "(none given: the default), side by side")
     parser.add_argument("--repeat", type=int, default=1, help="rounds, runs alternated within each")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         url, workers, offload, warc = args.child.split(",")
-        print(json.dumps(crawl_once(url, args.concurrency, int(workers), int(offload), warc == "1")))
+        print(json.dumps(crawl_once(url, args.concurrency, int(workers), int(offload), int(warc))))
         return
 
     from crawler.demo import DemoSiteProcess, DemoSpec
+    from crawler.sinks.warc import GZIP_LEVEL
 
+    levels = [] if args.warc is None else (args.warc or [GZIP_LEVEL])
     runs = []
     for o in args.offload_bytes:
-        runs.append((f"pool of {args.parse_workers}, offload >= {o} B", args.parse_workers, o, 0))
-        if args.warc:
-            runs.append(("  the same + WARC", args.parse_workers, o, 1))
-    if not args.warc:
-        runs.append(("inline (--parse-workers 0)", 0, 0, 0))
+        runs.append((f"pool of {args.parse_workers}, offload >= {o} B", args.parse_workers, o, -1))
+        runs.extend((f"  the same + WARC, gzip level {level}", args.parse_workers, o, level)
+                    for level in levels)
+    if not levels:
+        runs.append(("inline (--parse-workers 0)", 0, 0, -1))
     rates: dict[str, list[float]] = {name: [] for name, *_ in runs}
     with DemoSiteProcess(DemoSpec(pages=args.pages, latency_ms=args.latency_ms)) as site:
         print(f"demo site: {args.pages} pages, {args.latency_ms:g} ms latency, -c {args.concurrency}")
@@ -96,11 +100,12 @@ def main() -> None:
                 rates[name].append(result["pages_per_sec"])
                 print(f"{name:36} {result['pages']:>6} {result['wall_s']:>7} {result['pages_per_sec']:>8} "
                       f"{result['cpu_s']:>6} {rss:>12.1f} {result['warc_mb']:>8}")
-    if args.warc:
-        for (name, *_), (warc_name, *_) in zip(runs[::2], runs[1::2]):
-            plain, with_warc = statistics.median(rates[name]), statistics.median(rates[warc_name])
-            print(f"{name}: median {plain:.0f} pages/s, with WARC {with_warc:.0f} "
-                  f"({(1 - with_warc / plain) * 100:+.1f}% slower)")
+    for name, _, _, level in runs:
+        if level >= 0:
+            plain = statistics.median(rates[runs[0][0]])
+            with_warc = statistics.median(rates[name])
+            print(f"gzip level {level}: median {with_warc:.0f} pages/s against {plain:.0f} without "
+                  f"WARC ({(1 - with_warc / plain) * 100:.1f}% slower)")
 
 
 if __name__ == "__main__":
