@@ -103,6 +103,7 @@ class WarcWriter:
 
     def start(self, mark: str | None = None) -> str:
         """Open a new file, or (with a saved mark) cut everything after it and go on there."""
+        self.close()
         self.directory.mkdir(parents=True, exist_ok=True)
         if mark is not None:
             saved = json.loads(mark)

@@ -14,7 +14,15 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.config import MODES
 from crawler.demo import DemoSiteProcess, expected_urls
 
-from .test_resume import FAST, RESUME_SITE, crawler, kill_after, read_jsonl, site  # noqa: F401 - a fixture
+from .test_resume import (  # noqa: F401 - site is a fixture
+    FAST,
+    RESUME_SITE,
+    crawler,
+    crawler_on_a_small_disk,
+    kill_after,
+    read_jsonl,
+    site,
+)
 
 
 def responses(directory: Path) -> Counter[str]:
@@ -47,6 +55,29 @@ def test_kill_9_then_resume_writes_every_response_once(site: DemoSiteProcess, tm
     robots = site.url.rstrip("/") + "/robots.txt"
     assert 1 <= found.pop(robots) <= runs  # fetched afresh by each run that got that far
     assert set(found) == pages and set(found.values()) == {1}, "a response missing or written twice"
-    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", *map(str, warcs.iterdir())],
-                           capture_output=True, text=True, check=False, timeout=60)
+    check = warcio_check(warcs)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_full_disk_keeps_whole_records_and_the_same_command_resumes(site: DemoSiteProcess,  # noqa: F811
+                                                                      tmp_path: Path) -> None:
+    state, warcs = tmp_path / "state", tmp_path / "warcs"
+    args = ["crawl", site.url, "--state", str(state), "--warc", str(warcs), *FAST]
+    full = crawler_on_a_small_disk(1_000_000, *args)
+    assert full.returncode == 1 and len(full.stderr.splitlines()) == 1, full.stderr
+    # Which file fills first, a WARC file or the state's write-ahead log, varies from run to run.
+    assert "the same command resumes" in full.stderr
+    assert warcio_check(warcs).returncode == 0  # the failed write was undone: whole records only
+    assert len(responses(warcs)) < RESUME_SITE.pages
+    result = crawler(*args)
+    assert result.returncode == 0 and "resuming: " in result.stderr, result.stderr
+    found = responses(warcs)
+    assert found.pop(site.url.rstrip("/") + "/robots.txt") == 2  # once per run
+    assert set(found.values()) == {1} and set(found) == expected_urls(RESUME_SITE, site.url)
+    assert warcio_check(warcs).returncode == 0
+
+
+def warcio_check(directory: Path) -> subprocess.CompletedProcess[str]:
+    """warcio check over every file in directory."""
+    return subprocess.run([sys.executable, "-m", "warcio.cli", "check", *map(str, directory.iterdir())],
+                          capture_output=True, text=True, check=False, timeout=60)
