@@ -110,7 +110,7 @@ def test_a_resume_cuts_back_to_the_mark_and_goes_on_in_the_same_file(tmp_path: P
 
     again = WarcWriter(tmp_path, max_size=5000)
     assert again.start(mark) == mark
-    again.write([], [exchange("/after")])
+    again.write([], [exchange("/after", b"<p>after</p>")])
     again.close()
     uris = [r.rec_headers.get_header("WARC-Target-URI") for r in read(tmp_path) if r.rec_type == "response"]
     assert uris == ["http://site.test/kept", "http://site.test/after"]
@@ -123,3 +123,17 @@ def test_a_new_crawl_in_a_used_directory_numbers_on(tmp_path: Path) -> None:
         writer.start()
         writer.close()
     assert [path.name[-13:] for path in writer.files] == ["00001.warc.gz", "00002.warc.gz"]
+
+
+def test_a_resumed_writer_still_knows_the_payloads_written_before(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    writer.start()
+    mark = writer.write([], [exchange("/first"), exchange("/empty", b"")])
+    writer.close()
+    again = WarcWriter(tmp_path)
+    again.start(mark)
+    again.write([], [exchange("/copy"), exchange("/empty-too", b"")])
+    again.close()
+    kinds = {r.rec_headers.get_header("WARC-Target-URI").rsplit("/", 1)[1]: r.rec_type for r in read(tmp_path)
+             if r.rec_type in ("response", "revisit")}
+    assert kinds == {"first": "response", "empty": "response", "copy": "revisit", "empty-too": "response"}
