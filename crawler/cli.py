@@ -356,7 +356,8 @@ def _warc_sink(args: argparse.Namespace, config: CrawlConfig) -> WarcSink | None
         return None
     from .sinks.warc import WarcSink
 
-    settings = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    # Settings that may hold secrets (headers, cookies, auth, proxy) are kept out of repr: and out of here.
+    settings = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.repr}
     info = {"robots": "obey" if config.respect_robots else "ignore",
             "http-header-user-agent": config.user_agent,
             "crawler-settings": json.dumps(settings, separators=(",", ":"))}

@@ -19,16 +19,25 @@ from ..errors import ErrorKind
 from ..models import ErrorInfo, Exchange
 from .body import BodyReader, Stopwatch
 
+# Request headers that carry credentials (--auth, --cookie, -H, a proxy's): their values stay
+# out of the WARC files, as they stay out of the state database.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+REDACTED = "[redacted]"
 # Reasons for WARC-Truncated (WARC 1.1 §5.13) by the error that ended the body.
 _TRUNCATED_BY_ERROR: dict[str, str] = {ErrorKind.TIMEOUT: "time", ErrorKind.CONNECTION: "disconnect"}
 
 
 def request_head(url: str, headers: Iterable[tuple[str, str]]) -> bytes:
-    """The request line and header fields of a GET of url, as sent over HTTP/1.1."""
+    """The request line and header fields of a GET of url, as sent over HTTP/1.1, secrets hidden."""
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    lines = [f"GET {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers)]
+    lines = [f"GET {target} HTTP/1.1", *(f"{name}: {_shown(name, value)}" for name, value in headers)]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+
+def _shown(name: str, value: str) -> str:
+    """A header value as a WARC request record keeps it: credentials are not written anywhere."""
+    return REDACTED if name.lower() in _SECRET_HEADERS else value
 
 
 def capture(url: str, sent: bytes, status_line: str, headers: Iterable[tuple[str, str]],

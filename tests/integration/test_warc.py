@@ -196,3 +196,15 @@ def test_a_bad_max_size_is_one_line_and_exit_2(size: str) -> None:
                              "--warc", "w", "--warc-max-size", size],
                             capture_output=True, text=True, check=False, timeout=60, cwd=ROOT)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_credentials_are_sent_but_never_written(site: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "crawl", site, "--warc", str(tmp_path), "-q", "--max-pages", "3",
+         "--auth", "ann:s3cret", "--cookie", "sid=c00kie", "-H", "X-Team: blue"],
+        capture_output=True, text=True, check=False, timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    written = b"".join(gzip.decompress(path.read_bytes()) for path in tmp_path.iterdir())
+    assert b"s3cret" not in written and b"YW5uOnMzY3JldA" not in written and b"c00kie" not in written
+    assert b"\r\nAuthorization: [redacted]\r\n" in written and b"\r\nCookie: [redacted]\r\n" in written
+    assert b"\r\nX-Team: blue\r\n" in written
