@@ -3,7 +3,7 @@
     python scripts/bench_async.py --pages 2000 --latency-ms 50 -c 64
     python scripts/bench_async.py --offload-bytes 0 16384 1000000   # compare offload thresholds
     python scripts/bench_async.py --warc --repeat 3    # the cost of WARC output, runs alternated
-    python scripts/bench_async.py --warc 1 6 --repeat 3   # ... at two gzip levels
+    python scripts/bench_async.py --warc 0 2 --repeat 3   # ... at two compression levels
 
 The demo site runs in a child process so it does not share the crawler's GIL.
 Each configuration runs in a fresh child process so peak RSS is its own.
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--offload-bytes", type=int, nargs="+", default=[16 * 1024],
                         help="parse_offload_bytes values to try with the pool (0: offload every page)")
     parser.add_argument("--warc", type=int, nargs="*", metavar="LEVEL",
-                        help="also run each pool configuration with WARC output at these gzip levels "
+                        help="also run each pool configuration with WARC output at these isal levels (0-3) "
                              "(none given: the default), side by side")
     parser.add_argument("--repeat", type=int, default=1, help="rounds, runs alternated within each")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -82,7 +82,7 @@ def main() -> None:
     runs = []
     for o in args.offload_bytes:
         runs.append((f"pool of {args.parse_workers}, offload >= {o} B", args.parse_workers, o, -1))
-        runs.extend((f"  the same + WARC, gzip level {level}", args.parse_workers, o, level)
+        runs.extend((f"  the same + WARC, isal level {level}", args.parse_workers, o, level)
                     for level in levels)
     if not levels:
         runs.append(("inline (--parse-workers 0)", 0, 0, -1))
@@ -104,7 +104,7 @@ def main() -> None:
         if level >= 0:
             plain = statistics.median(rates[runs[0][0]])
             with_warc = statistics.median(rates[name])
-            print(f"gzip level {level}: median {with_warc:.0f} pages/s against {plain:.0f} without "
+            print(f"isal level {level}: median {with_warc:.0f} pages/s against {plain:.0f} without "
                   f"WARC ({(1 - with_warc / plain) * 100:.1f}% slower)")
 
 

@@ -29,7 +29,6 @@ import contextlib
 import json
 import os
 import re
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from isal import isal_zlib
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders
@@ -47,10 +47,12 @@ from ..version import __version__
 
 DEFAULT_MAX_SIZE = 1024**3
 WARC_VERSION = "WARC/1.1"
-# zlib's level per record. On the demo site's 45 KB pages (one core of this machine): level 1
-# takes 0.38 ms a page for 35% of the raw size, 6 (gzip's default) 1.34 ms for 26%, 9
-# (warcio's) 2.24 ms for 25.5%. A crawl is CPU-bound long before it is disk-bound, so 1.
-GZIP_LEVEL = 1
+# Each record is compressed with ISA-L (isal), whose deflate is four times zlib's speed at a
+# better ratio. On the demo site's 45 KB pages (one core of this machine): isal level 2 takes
+# 0.09 ms a page for 31% of the raw size, zlib level 1 0.37 ms for 35%, zlib 6 (gzip's
+# default) 1.31 ms for 26%, zlib 9 (warcio's own) 2.24 ms for 25.5%. A crawl is CPU-bound
+# long before it is disk-bound. isal's levels go from 0 to 3.
+GZIP_LEVEL = 2
 _EMPTY = "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"  # the digest of no bytes at all
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<stamp>\d{20})-(?P<seq>\d{5,})\.warc\.gz$")
 
@@ -264,7 +266,7 @@ class WarcWriter:
         self._serializer.write_record(record)
         kind = record.rec_type
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        compressor = zlib.compressobj(self.gzip_level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        compressor = isal_zlib.compressobj(self.gzip_level, isal_zlib.DEFLATED, 16 + isal_zlib.MAX_WBITS)
         return compressor.compress(buffer.getbuffer()) + compressor.flush()
 
 
