@@ -193,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--warc", metavar="DIR", help="also write every exchange as WARC files in DIR (default: none)")
     crawl.add_argument("--warc-max-size", type=_size, default=DEFAULT_WARC_SIZE, metavar="SIZE",
                        help="start a new WARC file past SIZE bytes, suffix K, M or G (default: 1G)")
+    crawl.add_argument("--warc-outlinks", action="store_true",
+                       help="with --warc: a metadata record of each page's outlinks, as Heritrix writes (default: off)")
     _add_crawl_options(crawl)
 
     compare = commands.add_parser("compare", help="run the same crawl in each mode and compare them")
@@ -361,7 +363,7 @@ def _warc_sink(args: argparse.Namespace, config: CrawlConfig) -> WarcSink | None
     info = {"robots": "obey" if config.respect_robots else "ignore",
             "http-header-user-agent": config.user_agent,
             "crawler-settings": json.dumps(settings, separators=(",", ":"))}
-    return WarcSink(args.warc, max_size=args.warc_max_size, info=info)
+    return WarcSink(args.warc, max_size=args.warc_max_size, info=info, outlinks=args.warc_outlinks)
 
 
 def _size(text: str) -> int:

@@ -9,8 +9,8 @@ are never split across files.
 
 Records, per exchange: a ``response`` (or a ``revisit`` when an identical payload
 was written before: WARC-Payload-Digest equal, the body not written again), the
-``request`` it answered, linked by WARC-Concurrent-To, and for a page with
-outlinks a ``metadata`` record listing them as Heritrix does. Every record has
+``request`` it answered, linked by WARC-Concurrent-To, and with ``outlinks`` for a
+page with outlinks a ``metadata`` record listing them as Heritrix does. Every record has
 WARC-Target-URI, WARC-Date (when the fetch started), WARC-Block-Digest; responses
 have WARC-IP-Address and WARC-Payload-Digest, and WARC-Truncated when the body is
 not whole (``length`` at max_body_bytes, ``disconnect``, ``time``).
@@ -78,11 +78,14 @@ class WarcWriter:
 
     def __init__(self, directory: str | Path, *, max_size: int = DEFAULT_MAX_SIZE,
                  info: Mapping[str, Any] | None = None, prefix: str = "crawl",
-                 gzip_level: int = GZIP_LEVEL) -> None:
+                 gzip_level: int = GZIP_LEVEL, outlinks: bool = False) -> None:
         self.directory = Path(directory)
         self.max_size = max_size
         self.prefix = prefix
         self.gzip_level = gzip_level
+        # Off by default: the JSON Lines records hold the links already, and the record
+        # costs a tenth of the writer's CPU.
+        self.outlinks = outlinks
         self._info = {"software": f"crawler/{__version__} (warcio)", "format": "WARC File Format 1.1",
                       "conformsTo": "https://iipc.github.io/warc-specifications/specifications/"
                                     "warc-format/warc-1.1/", **(info or {})}
@@ -209,7 +212,7 @@ class WarcWriter:
         response = self._response(exchange, date)
         response_id = response.rec_headers.get_header("WARC-Record-ID")
         parts = [self._gzip(response), self._gzip(self._request(exchange, date, response_id))]
-        if record is not None and record.links:
+        if self.outlinks and record is not None and record.links:
             parts.append(self._gzip(self._metadata(exchange, record, date, response_id)))
         return b"".join(parts)
 
@@ -279,9 +282,9 @@ class WarcSink:
 
     def __init__(self, directory: str | Path, *, max_size: int = DEFAULT_MAX_SIZE,
                  info: Mapping[str, Any] | None = None, prefix: str = "crawl",
-                 gzip_level: int = GZIP_LEVEL) -> None:
+                 gzip_level: int = GZIP_LEVEL, outlinks: bool = False) -> None:
         self.writer = WarcWriter(directory, max_size=max_size, info=info, prefix=prefix,
-                                 gzip_level=gzip_level)
+                                 gzip_level=gzip_level, outlinks=outlinks)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="warc")
 
     async def start(self, mark: str | None = None) -> str:

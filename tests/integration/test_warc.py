@@ -117,7 +117,7 @@ def warcio(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def crawl_to_warc(url: str, directory: Path, **settings: Any) -> list[Any]:
-    async with Crawler(warc=WarcSink(directory), **{**SETTINGS, **settings}) as crawler:
+    async with Crawler(warc=WarcSink(directory, outlinks=True), **{**SETTINGS, **settings}) as crawler:
         return [page async for page in crawler.crawl(url)]
 
 
@@ -164,7 +164,7 @@ def test_the_cli_writes_warcs_that_warcio_checks_and_indexes(site: str, tmp_path
     out, warcs = tmp_path / "out.jsonl", tmp_path / "warcs"
     result = subprocess.run(
         [sys.executable, "-m", "crawler", "crawl", site, "--warc", str(warcs), "-o", str(out), "-q",
-         "--sitemaps", "--retries", "1", "--max-body-bytes", "20000"],
+         "--sitemaps", "--retries", "1", "--max-body-bytes", "20000", "--warc-outlinks"],
         capture_output=True, text=True, check=False, timeout=60, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     files = sorted(warcs.glob("*.warc.gz"))
@@ -173,6 +173,7 @@ def test_the_cli_writes_warcs_that_warcio_checks_and_indexes(site: str, tmp_path
     index = [json.loads(line) for line in warcio("index", "-f", "warc-type,warc-target-uri",
                                                  *map(str, files)).stdout.splitlines()]
     indexed = {entry["warc-target-uri"] for entry in index if entry["warc-type"] in ("response", "revisit")}
+    assert "metadata" in {entry["warc-type"] for entry in index}
     assert {json.loads(line)["url"] for line in out.read_text().splitlines()} <= indexed
 
 

@@ -40,7 +40,7 @@ def read(directory: Path) -> list[Any]:
 
 
 def test_a_page_becomes_response_request_and_metadata(tmp_path: Path) -> None:
-    writer = WarcWriter(tmp_path, info={"operator": "tests"})
+    writer = WarcWriter(tmp_path, info={"operator": "tests"}, outlinks=True)
     writer.start()
     writer.write([record(exchange("/"), links=("http://site.test/a",))])
     writer.close()
@@ -137,3 +137,11 @@ def test_a_resumed_writer_still_knows_the_payloads_written_before(tmp_path: Path
     kinds = {r.rec_headers.get_header("WARC-Target-URI").rsplit("/", 1)[1]: r.rec_type for r in read(tmp_path)
              if r.rec_type in ("response", "revisit")}
     assert kinds == {"first": "response", "empty": "response", "copy": "revisit", "empty-too": "response"}
+
+
+def test_outlinks_are_written_only_when_asked(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    writer.start()
+    writer.write([record(exchange("/"), links=("http://site.test/a",))])
+    writer.close()
+    assert [item.rec_type for item in read(tmp_path)] == ["warcinfo", "response", "request"]
