@@ -206,7 +206,8 @@ class BlockingFetcher:
                   ip: str | None, watch: Stopwatch, error: ErrorInfo | None) -> Exchange:
         """What WARC output keeps of this exchange: http.client's view of the response head."""
         host = urlsplit(request.url).netloc
-        sent = request_head(request.url, [("Host", host), *self._outbound.headers(request.url).items()])
+        headers = self._outbound.headers(request.url, request.cookie)  # as _send sent them
+        sent = request_head(request.url, [("Host", host), *headers.items()])
         original = getattr(response, "_original_response", None)  # http.client's response
         if original is None:
             received: list[tuple[str, str]] = list(response.headers.items())
