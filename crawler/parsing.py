@@ -11,8 +11,10 @@ sniffing the content.
 from __future__ import annotations
 
 import codecs
+import ctypes
 import re
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from lxml import etree
@@ -65,6 +67,13 @@ _MAX_TITLE = 1000
 # Links kept per page, in page order (Heritrix keeps 6000): a page of 200,000 query
 # variants would otherwise cost seconds of normalising and megabytes per record.
 MAX_LINKS = 10_000
+# Hrefs read per page: past this many, a page is only making the parser hold memory.
+MAX_HREFS = 100_000
+# Pages at least this big are read through lxml's event interface, which keeps no tree:
+# libxml2's tree of dense markup takes about 20 times the page (200 MB for 10 MB), held
+# at once. Smaller pages are parsed into a tree and walked, which is faster (0.34 against
+# 0.43 ms for a 50 KB page, scripts/bench_parse.py) and holds 20 MB at most.
+STREAM_BYTES = 1024 * 1024
 
 
 def is_html(content_type: str | None) -> bool:
@@ -93,9 +102,11 @@ def parse_page(body: bytes, url: str, encoding_hint: str | None = None,
     """Extract links (the first max_links distinct ones), nofollow links, title and meta robots flags."""
     encoding, start = _choose_encoding(body, encoding_hint)
     found = _collect(_utf8(body, encoding, start))
-    if found is None:
-        return ParseResult(encoding=encoding)
-    return _summarise(found, url, encoding, max_links)
+    result = ParseResult(encoding=encoding) if found is None else _summarise(found, url, encoding, max_links)
+    if len(body) >= STREAM_BYTES:
+        del found
+        _trim_heap()  # a process that parsed one huge page must not keep its peak for the rest of the crawl
+    return result
 
 
 def make_soup(body: bytes, url: str, encoding_hint: str | None = None) -> BeautifulSoup:
@@ -169,8 +180,8 @@ class _Attributes(Protocol):
 class _Collector:
     """Gathers link targets, the base URL, the title and robots tokens from start tags.
 
-    It is fed by the tree walk of :func:`_walk`, and is itself an lxml parser target
-    for documents too deep for a tree.  The title needs the tree: see ``_walk``.
+    It is fed by the tree walk of :func:`_walk`; :class:`_EventCollector` is the same
+    fed by lxml's event interface.
     """
 
     def __init__(self) -> None:
@@ -183,7 +194,7 @@ class _Collector:
         """Record one start tag (the lxml parser-target callback)."""
         if tag in _LINK_ATTRIBUTES:
             raw = attrib.get(_LINK_ATTRIBUTES[tag])
-            if raw is not None:
+            if raw is not None and len(self.hrefs) < MAX_HREFS:
                 # rel holds space-separated, ASCII case-insensitive tokens (WHATWG HTML 4.6.7).
                 self.hrefs.append((raw, "nofollow" in (attrib.get("rel") or "").lower().split()))
         elif tag == "meta":
@@ -192,8 +203,34 @@ class _Collector:
         elif tag == "base" and self.base is None:  # WHATWG: the first <base> with an href wins
             self.base = attrib.get("href")
 
+
+
+class _EventCollector(_Collector):
+    """A _Collector as an lxml parser target: start tags, and the text of the first title."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._title: list[str] | None = None  # the first title's text so far, while inside it
+
+    def start(self, tag: str, attrib: _Attributes) -> None:
+        """Record one start tag; a first <title> starts gathering text."""
+        if tag == "title" and self.title is None:
+            self._title = []
+        else:
+            super().start(tag, attrib)
+
+    def data(self, text: str) -> None:
+        """Keep text inside the first title (lxml calls this for every text node)."""
+        if self._title is not None:
+            self._title.append(text)
+
+    def end(self, tag: str) -> None:
+        """Close the first title."""
+        if tag == "title" and self._title is not None:
+            self.title, self._title = "".join(self._title), None
+
     def close(self) -> _Collector:
-        """Finish a target parse, whose result is then the collector itself."""
+        """Finish the parse, whose result is then the collector itself."""
         return self
 
 
@@ -225,20 +262,38 @@ _parsers = _Parsers()
 
 def _collect(data: bytes) -> _Collector | None:
     """Parse UTF-8 HTML and collect what the page links to; None for an empty document."""
+    if len(data) >= STREAM_BYTES:
+        return _stream(data)
     parser = _parsers.tree
     root = etree.fromstring(data, parser)
     if root is None:  # an empty document, or one holding only comments
         return None
-    found = _walk(root)
     if parser.error_log.filter_from_fatals():  # the log of this parser's last run
         # libxml2 gave up building the tree part-way (past 2048 levels of nesting, say).
-        # Its event interface keeps no tree and so has no such limit: read the start tags
-        # again through it, keeping the title the tree found.
-        events = etree.HTMLParser(target=_Collector(), encoding="utf-8", huge_tree=True)
-        deep: _Collector = etree.fromstring(data, events)
-        deep.title = found.title
-        return deep
+        # Its event interface keeps no tree and so has no such limit: read the page through it.
+        return _stream(data)
+    return _walk(root)
+
+
+def _stream(data: bytes) -> _Collector:
+    """Collect what UTF-8 HTML links to through lxml's event interface, holding no tree."""
+    events = etree.HTMLParser(target=_EventCollector(), encoding="utf-8", huge_tree=True)
+    found: _Collector = etree.fromstring(data, events)
     return found
+
+
+def _heap_trimmer() -> Callable[[], object]:
+    """glibc's malloc_trim(0), or nothing where the C library has none (musl, macOS)."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    return lambda: trim(0)
+
+
+# glibc keeps freed memory in its heap for reuse, and cannot shrink a heap below its top
+# allocation: without this, RSS stays at the largest page's peak.
+_trim_heap = _heap_trimmer()
 
 
 def _summarise(found: _Collector, url: str, encoding: str, max_links: int) -> ParseResult:

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.models import ParseResult
-from crawler.parsing import decode_html, is_html, make_soup, parse_page
+from crawler import parsing
+from crawler.parsing import MAX_HREFS, decode_html, is_html, make_soup, parse_page
 
 PAGE = "http://example.com/dir/page.html"
 
@@ -317,6 +318,43 @@ def test_huge_nesting_keeps_every_link() -> None:
     assert result.links == ("http://example.com/before", "http://example.com/inside", "http://example.com/after")
     assert result.nofollow == {"http://example.com/inside"}
     assert (result.title, result.meta_noindex) == ("deep", True)
+
+
+def test_a_page_past_max_hrefs_is_read_no_further() -> None:
+    body = page('<a href="/same">s</a>' * MAX_HREFS + '<a href="/late">l</a>')
+    assert parse_page(body, PAGE).links == ("http://example.com/same",)
+
+
+_SAMPLES = [
+    page('<a href="/a" rel="nofollow">a</a><a href="/b">b</a><iframe src="/f"></iframe>',
+         head='<title>T &amp; <b>x</b></title><base href="/sub/"><meta name="robots" content="noindex">'),
+    b"<p>before</p><title>late</title><title>second</title><a href=x>x</a>",
+    b"<title>  spaced\n out  </title><area href='/m' rel='NOFOLLOW'><frame src='/fr'>",
+    b"<svg><title>svg title</title></svg><title>page title</title>",
+    b"<p><b><i>x</b></p><a href='/a'>a<a href='/b'>b</table></td><a href=/c>c<div <a href='/d'>",
+    b"",
+]
+
+
+@pytest.mark.parametrize("body", _SAMPLES)
+def test_big_pages_read_without_a_tree_give_the_same_result(body: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    walked = parse_page(body, PAGE)
+    monkeypatch.setattr(parsing, "STREAM_BYTES", 0)  # every page takes the event interface
+    assert parse_page(body, PAGE) == walked
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.lists(st.sampled_from([
+    "<a href='/x'>", "<a href=/y rel=nofollow>", "<title>", "</title>", "t", "<base href=/b/>", "<div>",
+    "</div>", "<svg>", "</svg>", "<!--", "-->", "<script>", "</script>", "&amp;", "<meta name=robots content=none>",
+]), max_size=30).map("".join))
+def test_both_ways_of_reading_agree(body: str) -> None:
+    walked = parse_page(body.encode(), PAGE)
+    original, parsing.STREAM_BYTES = parsing.STREAM_BYTES, 0
+    try:
+        assert parse_page(body.encode(), PAGE) == walked
+    finally:
+        parsing.STREAM_BYTES = original
 
 
 def test_unclosed_tags_and_broken_markup() -> None:
