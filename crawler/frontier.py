@@ -15,6 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from .fingerprints import FingerprintSet
 from .models import CrawlRequest, PageRecord
 from .urls import canonical_netloc
 
@@ -35,7 +36,10 @@ class FrontierStore(Protocol):
         """
 
     def seen_urls(self) -> Iterable[str]:
-        """Every URL seen, in any order (a resumed crawl recounts its trap guards)."""
+        """Every URL seen, in any order (a resumed crawl recounts its trap guards).
+
+        A store no crawl resumes from (memory) may keep fingerprints only, and list none.
+        """
 
     def pop(self, host: str) -> CrawlRequest | None:
         """Take the oldest pending request for host, if any."""
@@ -73,10 +77,15 @@ class FrontierStore(Protocol):
 
 
 class MemoryFrontier:
-    """A FrontierStore in RAM: a set and one FIFO queue per host."""
+    """A FrontierStore in RAM: the seen URLs' fingerprints and one FIFO queue per host.
+
+    The seen-set holds about 20 bytes a URL, not the URL (see :mod:`crawler.fingerprints`
+    for how, and for the odds of a collision); so it lists no URLs (``seen_urls``): no
+    crawl resumes from memory.
+    """
 
     def __init__(self) -> None:
-        self._seen: set[str] = set()
+        self._seen = FingerprintSet()
         self._queues: OrderedDict[str, deque[CrawlRequest]] = OrderedDict()
         self._pending = 0
 
@@ -91,8 +100,8 @@ class MemoryFrontier:
             self._push(request)
 
     def seen_urls(self) -> Iterable[str]:
-        """Every URL seen so far (see FrontierStore)."""
-        return iter(self._seen)
+        """None: the store keeps fingerprints, not URLs (see FrontierStore)."""
+        return ()
 
     def _push(self, request: CrawlRequest) -> None:
         """Queue a request at the back of its host's queue."""

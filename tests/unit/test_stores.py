@@ -56,7 +56,9 @@ def test_seen_set_dedups(store: FrontierStore) -> None:
     store.add(ROOT)
     store.add(ROOT + "a", via=ROOT)
     assert store.seen(ROOT) and store.seen(ROOT + "a")
-    assert store.seen_count() == 2 and sorted(store.seen_urls()) == [ROOT, ROOT + "a"]
+    assert store.seen_count() == 2
+    # Only a store a crawl resumes from lists its URLs; memory keeps fingerprints.
+    assert sorted(store.seen_urls()) == ([] if isinstance(store, MemoryFrontier) else [ROOT, ROOT + "a"])
     assert store.pending_count() == 0  # seen, not queued
 
 
