@@ -460,6 +460,57 @@ async def _commit(request: web.Request) -> web.Response:
     return html(html_page(f"commit {n}", [f"/git/commit/{commit_sha(n + 1)}"] if n + 1 < COMMITS else []))
 
 
+# ----- memory: pages that make a parser hold a lot ------------------------------
+
+# A fan trap: /fan/<token>/ links to FAN_OUT fresh tokens, FAN_URLS URLs in all.
+FAN_OUT = 100
+FAN_URLS = 300_000
+
+
+def memory_app(big_bytes: int = 10 * MiB - KiB) -> web.Application:
+    """The shapes that once made a crawl hold memory for good, linked from ``/``.
+
+    A page of big_bytes of dense markup (just under the default max_body_bytes), a page
+    of 200,000 links, 100,000 levels of nesting, and a trap yielding FAN_URLS URLs.
+    """
+    pages = {"big": _big_page(big_bytes), "nested": _nested(),
+             "variants": html_page("variants", [f"?v={i}" for i in range(VARIANT_LINKS)])}
+    app = web.Application()
+    add_routes(app, {
+        "/": lambda r: html(html_page("memory", ["/big", "/variants", "/nested", f"/fan/{_fan_token(0)}/"])),
+        "/robots.txt": lambda r: plain(404),
+        "/ok/{name:.*}": lambda r: html(html_page(f"ok {r.match_info['name']}")),
+        "/big": lambda r: html(pages["big"]),
+        "/nested": lambda r: html(pages["nested"]),
+        "/variants": lambda r: html(html_page("variant") if r.query_string else pages["variants"]),
+        "/fan/{token}/": _fan,
+    })
+    return app
+
+
+def _big_page(size: int) -> bytes:
+    """size bytes of small elements with attributes, text and links to 100 pages."""
+    parts, total, i = [b"<!doctype html><title>big</title><body>"], 0, 0
+    while total < size - 100:
+        part = f'<div class="c{i % 7}"><span>item {i}</span><a href="/ok/{i % 100}">more</a></div>\n'.encode()
+        parts.append(part)
+        total += len(part)
+        i += 1
+    return b"".join(parts)[:size]
+
+
+def _fan_token(n: int) -> str:
+    """The 16-hex-digit token of fan page n: its number, then a hash of it."""
+    return f"{n:08x}" + hashlib.sha1(str(n).encode()).hexdigest()[:8]
+
+
+async def _fan(request: web.Request) -> web.Response:
+    """Fan page n links to pages FAN_OUT*n+1 ... FAN_OUT*n+FAN_OUT, up to FAN_URLS."""
+    n = int(request.match_info["token"][:8], 16)
+    children = range(FAN_OUT * n + 1, min(FAN_OUT * n + FAN_OUT + 1, FAN_URLS))
+    return html(html_page("fan", [f"/fan/{_fan_token(c)}/" for c in children]))
+
+
 def _nested() -> bytes:
     """100,000 unclosed divs, a table soup and a broken attribute, around one real link."""
     soup = "<div>" * 100_000 + "<table><tr><td>" * 5_000 + '<a href="/ok/deep">deep</a>'
