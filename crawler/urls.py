@@ -1,48 +1,44 @@
 """Canonical URLs: the one spelling of each address that the crawl dedups on (pure).
 
-The output follows RFC 3986 section 6.2 (syntax-based normalisation) plus the
-scheme-based rules for http and https; the input is read with the leniencies of
-the WHATWG URL Standard that browsers apply to hrefs found in real pages.
+A link is read as a browser reads it: the WHATWG URL Standard, parsed by ada
+(the parser Node.js uses, checked against the web-platform-tests suite). The
+result is then made canonical for dedup, with RFC 3986 section 6.2
+(syntax-based normalisation): fragment, credentials and an empty query
+dropped, escapes normalised, session ids removed.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Callable
-from urllib.parse import SplitResult, unquote, urlsplit
 
-from yarl import URL
+import ada_url
 
 # RFC 9110 4.2.1 and 4.2.2: the default port of each scheme we crawl.
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
-# WHATWG URL parsing removes leading and trailing C0 controls and spaces.
-_C0_AND_SPACE = "".join(map(chr, range(0x21)))
-_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
 # An http(s) URL with "//", and the character that starts its authority (if any).
 _HTTP_AUTHORITY = re.compile(r"https?://(.?)", re.IGNORECASE)
-# RFC 3986 3.1: a scheme, as urlsplit recognises one.
+# WHATWG 4.4 (scheme state): a scheme.
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 # Characters that cannot start a plain relative path or a host: what WHATWG strips or
 # rewrites (controls, space, "\\"), delimiters, and the end of the string.
 _NOT_A_PATH_START = frozenset(map(chr, range(0x21))) | {"", "/", "\\", "?", "#", "\x7f"}
+# UTF-16 surrogates: in a str only when lone (or paired by hand), never in a page's text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # RFC 3986 2.3: unreserved characters, whose escapes are decoded (6.2.2.2).
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # RFC 3986 3.3 and 3.4: a valid escape, or any character a path (pchar and "/") or
 # a query (pchar, "/" and "?") may not hold literally, including a "%" that starts
-# no valid escape.
+# no valid escape. WHATWG leaves some of these raw ("|", "[", "%" ...); we escape them.
 _PATH_FIXES = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
 _QUERY_FIXES = re.compile(r"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]")
 
 # A path-only reference of unreserved characters and "/": already in canonical form.
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~/]+\Z")
-
-# WHATWG forbidden domain code points: C0 controls, space, DEL and URL delimiters.
-_FORBIDDEN_HOST = re.compile(r"[\x00-\x20\x7f#%/:<>?@\[\\\]^|]")
 
 # Session ids carried in URLs (servlet ";jsessionid=", PHP "PHPSESSID=", classic ASP
 # "ASPSESSIONIDxxxxxxxx=", "sid=" ...): a server that writes a fresh one into every link
@@ -59,14 +55,14 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     """Return the canonical absolute http(s) form of ``url`` joined to ``base``, or None."""
     try:
         return _normalize(url, base)
-    except ValueError:  # urlsplit, int, ipaddress and IDNA all signal bad input this way
+    except ValueError:  # ada's "Invalid URL"
         return None
 
 
 def url_host(url: str) -> str:
     """Return the lowercased host[:port] key of ``url`` (port only if not default), or ""."""
     canonical = normalize_url(url)
-    return urlsplit(canonical).netloc if canonical else ""
+    return canonical_netloc(canonical) if canonical else ""
 
 
 def split_canonical(url: str) -> tuple[str, str, str]:
@@ -159,158 +155,39 @@ def is_http_url(url: str) -> bool:
 
 
 def _normalize(url: str, base: str | None) -> str | None:
-    """Build the canonical URL, raising ValueError on some malformed input."""
-    cleaned = _clean(url)
-    reference = urlsplit(cleaned)  # lowercases the scheme
-    if base is None:
-        scheme, netloc, path, query = reference[:4]
-    else:
-        scheme, netloc, path, query = _resolve(reference, cleaned, base)
+    """Build the canonical URL, raising ValueError on malformed input."""
+    href = _whatwg_href(_scalar_values(url), None if base is None else _scalar_values(base))
+    scheme, _, rest = href.partition("://")
     if scheme not in DEFAULT_PORTS:
         return None
-    authority = _authority(netloc, DEFAULT_PORTS[scheme])
-    if authority is None:
-        return None
-    # RFC 3986 6.2.2: normalise escapes first, since a decoded %2E can form a dot segment.
-    path = _remove_dot_segments(_PATH_FIXES.sub(_fix_escape, path)) or "/"
-    query = _QUERY_FIXES.sub(_fix_escape, query)
-    path, query = _strip_session_ids(path, query)
     # The fragment is dropped: it never reaches the server (RFC 3986 3.5).
-    return f"{scheme}://{authority}{path}?{query}" if query else f"{scheme}://{authority}{path}"
-
-
-def _clean(url: str) -> str:
-    """Strip what WHATWG strips and read backslashes before the query as slashes."""
-    # WHATWG also removes every ASCII tab or newline, wherever it is.
-    url = url.strip(_C0_AND_SPACE).replace("\t", "").replace("\n", "").replace("\r", "")
-    if "\\" in url:  # WHATWG treats "\" as "/" in the authority and path of http(s) URLs
-        match = _QUERY_OR_FRAGMENT.search(url)
-        cut = match.start() if match else len(url)
-        url = url[:cut].replace("\\", "/") + url[cut:]
-    return url
-
-
-def _resolve(reference: SplitResult, cleaned: str, base: str) -> tuple[str, str, str, str]:
-    """Return (scheme, authority, path, query) of ``reference`` resolved against ``base``.
-
-    RFC 3986 5.2.2, in its non-strict form (a reference repeating the base's scheme
-    without an authority is relative, as WHATWG also reads it for http); dot
-    segments are removed later, after escapes are normalised.  This is urljoin
-    without its re-parsing, which matters at ~60 links per page.
-    """
-    scheme, netloc, path, query = reference[:4]
-    target = urlsplit(_clean(base))  # cached by urlsplit: one base serves a whole page
-    if scheme and (scheme != target.scheme or netloc):
-        return scheme, netloc, path, query
-    if netloc:
-        return target.scheme, netloc, path, query
-    if not path:
-        # urlsplit cannot tell "?" (an empty query) from no query at all.
-        explicit_query = query or cleaned.startswith("?")
-        return target.scheme, target.netloc, target.path, query if explicit_query else target.query
-    if not path.startswith("/"):
-        # RFC 3986 5.2.3: merge with the base path up to its last "/".
-        path = (target.path.rpartition("/")[0] if target.path else "") + "/" + path
-    return target.scheme, target.netloc, path, query
-
-
-@functools.lru_cache(maxsize=4096)
-def _authority(netloc: str, default_port: int) -> str | None:
-    """Return "host[:port]" without credentials or default port, or None if invalid.
-
-    Memoised: a page's links share a few hosts, and IDNA or IPv4 parsing is not cheap.
-    """
+    rest = rest.partition("#")[0]
+    # A serialised http(s) URL always has a host and a path starting with "/"; any "/", "?",
+    # "#" or "@" of the userinfo is escaped, and the default port is already gone.
+    authority, _, path_and_query = rest.partition("/")
     # Userinfo is dropped: RFC 3986 3.2.1 deprecates passwords in URLs, and
     # credentials must not leak into records or split one page into many.
-    hostport = netloc.rpartition("@")[2]
-    if hostport.startswith("["):
-        literal, bracket, port = hostport[1:].partition("]")
-        if not bracket or (port and not port.startswith(":")):
-            return None
-        host = _ipv6_host(literal)
-        port = port[1:]
-    else:
-        raw_host, _, port = hostport.partition(":")
-        host = _domain_host(raw_host)
-    if host is None or not (port == "" or (port.isascii() and port.isdigit())):
-        return None
-    number = int(port) if port else default_port
-    if not 0 < number <= 65535:  # RFC 6335 6: port 0 is reserved, no server can listen on it
-        return None
-    return host if number == default_port else f"{host}:{number}"
+    host = authority.rpartition("@")[2]
+    path, _, query = path_and_query.partition("?")
+    # WHATWG has removed dot segments (and "%2e" ones), so decoding escapes forms no new ones.
+    path = _PATH_FIXES.sub(_fix_escape, "/" + path)
+    query = _QUERY_FIXES.sub(_fix_escape, query)
+    path, query = _strip_session_ids(path, query)
+    # An empty query ("?" alone) is dropped, as an empty fragment is: servers answer both alike.
+    return f"{scheme}://{host}{path}?{query}" if query else f"{scheme}://{host}{path}"
 
 
-def _ipv6_host(literal: str) -> str | None:
-    """Return "[address]" in RFC 5952 canonical text form, or None."""
-    if "%" in literal:  # WHATWG rejects zone identifiers in URLs
-        return None
-    return f"[{ipaddress.IPv6Address(literal).compressed}]"
+def _whatwg_href(url: str, base: str | None) -> str:
+    """The URL as a browser reads it (WHATWG URL Standard, parsed by ada), serialised."""
+    return ada_url.URL(url).href if base is None else ada_url.join_url(base, url)
 
 
-def _domain_host(raw: str) -> str | None:
-    """Return the lowercased ASCII (punycode) form of a host name, or None."""
-    host = unquote(raw, errors="strict")  # WHATWG percent-decodes the host first
-    if not host.isascii():
-        # yarl applies UTS #46 IDNA processing, as WHATWG specifies.
-        host = URL.build(scheme="http", host=host).raw_host or ""
-    host = host.lower()
-    if not host or _FORBIDDEN_HOST.search(host):
-        return None
-    if _ends_in_a_number(host):
-        return _ipv4_host(host)
-    return host
-
-
-def _ends_in_a_number(host: str) -> bool:
-    """WHATWG "ends in a number": then the host is an IPv4 address, or invalid."""
-    labels = host.split(".")
-    if labels[-1] == "" and len(labels) > 1:
-        labels.pop()
-    last = labels[-1]
-    return (last.isascii() and last.isdigit()) or _ipv4_number(last) is not None
-
-
-def _ipv4_host(host: str) -> str | None:
-    """WHATWG IPv4 parsing: 2130706433, 0x7f.1 and 0177.0.0.1 all read as 127.0.0.1; None if invalid.
-
-    Browsers and inet_aton() accept these spellings, so a canonical URL must not
-    keep them: one address would become many pages, and one fetcher would connect
-    where another refused.
-    """
-    labels = host.split(".")
-    if labels[-1] == "" and len(labels) > 1:
-        labels.pop()
-    numbers: list[int] = []
-    for label in labels:
-        number = _ipv4_number(label)
-        if number is None:
-            return None
-        numbers.append(number)
-    *leading, last = numbers
-    # Every part but the last is one byte; the last fills the bytes left over.
-    if len(numbers) > 4 or any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
-        return None
-    address = last + sum(n << (8 * (3 - i)) for i, n in enumerate(leading))
-    return str(ipaddress.IPv4Address(address))
-
-
-def _ipv4_number(label: str) -> int | None:
-    """One part of a WHATWG IPv4 address: decimal, 0x-hex or 0-octal; None if it is not one."""
-    if not label:
-        return None
-    radix = 10
-    if label[:2] in ("0x", "0X"):
-        label, radix = label[2:], 16
-    elif len(label) > 1 and label[0] == "0":
-        label, radix = label[1:], 8
-    if not label:
-        return 0
-    if not label.isascii() or not label.isalnum():  # int() would also take "_", "+" and spaces
-        return None
-    try:
-        return int(label, radix)
-    except ValueError:
-        return None
+def _scalar_values(text: str) -> str:
+    """Replace lone surrogates by U+FFFD, as browsers convert a string to a USVString."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    # Round-tripping through UTF-16 pairs up surrogates that form a character, as JavaScript would.
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _strip_session_ids(path: str, query: str) -> tuple[str, str]:
@@ -328,8 +205,7 @@ def _fix_escape(match: re.Match[str]) -> str:
     if len(text) == 3:  # a "%XX" escape: every other match is one character
         char = chr(int(text[1:], 16))
         return char if char in _UNRESERVED else text.upper()
-    # surrogatepass keeps lone surrogates (legal in str) encodable instead of raising.
-    return "".join(f"%{byte:02X}" for byte in text.encode("utf-8", "surrogatepass"))
+    return f"%{ord(text):02X}"  # WHATWG has escaped all but ASCII
 
 
 def _remove_dot_segments(path: str) -> str:

@@ -141,7 +141,7 @@ def test_hosts(url: str, expected: str) -> None:
     "tel:+15555550100", "data:text/html,<p>hi</p>", "ftp://example.com/file",
     "file:///etc/passwd", "about:blank", "ws://example.com/", "news:comp.lang.python",
     "", "   ", "example.com/page", "/relative/path", "//example.com/no-scheme",
-    "http:", "http://", "http:///path", "http://:80/", "http://user@/",
+    "http:", "http://", "http://:80/", "http://user@/", "http:///", "http://\u00ad/",
     "http://[::1", "http://[::1]x/", "http://[not-ipv6]/", "http://[1.2.3.4]/",
     "http://[fe80::1%25eth0]/",
     "http://example.com:99999/", "http://example.com:65536/", "http://example.com:-1/",
@@ -192,7 +192,6 @@ def test_rfc3986_reference_resolution(url: str, expected: str | None) -> None:
     ("\t/x\n/y\r", "http://a/b", "http://a/x/y"),
     ("..\\x\\y", "http://a/b/c", "http://a/x/y"),
     ("/x?a=\\b", "http://a/", "http://a/x?a=%5Cb"),
-    ("https:g", "http://a/b", None),
     ("mailto:x@a", "http://a/b", None),
     ("javascript:void(0)", "http://a/b", None),
     ("page", "mailto:x@a", None),
@@ -201,6 +200,41 @@ def test_rfc3986_reference_resolution(url: str, expected: str | None) -> None:
 ])
 def test_join_against_base(url: str, base: str, expected: str | None) -> None:
     assert normalize_url(url, base) == expected
+
+
+# Read as browsers read them (issue 16; the web-platform-tests suite is test_wpt_urls.py).
+@pytest.mark.parametrize("url, base, expected", [
+    # A scheme-relative link with an empty authority: the slashes are skipped, the host follows.
+    ("///test", "http://example.org/", "http://test/"),
+    ("///example.org/path", "http://example.org/", "http://example.org/path"),
+    ("/\\/\\//example.org/../path", "http://example.org/", "http://example.org/path"),
+    ("http:///path", None, "http://path/"),
+    # A special scheme without "//": its own host when it is not the base's scheme (or no base).
+    ("http:example.com/", None, "http://example.com/"),
+    ("https:/example.com/", None, "https://example.com/"),
+    ("https:example.com/", "http://example.org/foo", "https://example.com/"),
+    ("https:g", "http://a/b", "https://g/"),
+    ("http:a:b@www.example.com", None, "http://www.example.com/"),
+    # A browser escapes "'" in an http(s) query: "?q='1'" and "?q=%271%27" are one URL.
+    ("http://host/?q='1'", None, "http://host/?q=%271%27"),
+    ("http://host/it's?q=%27", None, "http://host/it's?q=%27"),
+    # Code points IDNA maps to nothing (zero-width ones, the soft hyphen) vanish from hosts.
+    ("http://GOO\u200b\u2060\ufeffgoo.com", None, "http://googoo.com/"),
+    ("https://a%C2%ADb/", None, "https://ab/"),
+    # Credentials may hold what a host may not; they are dropped all the same.
+    ("http://&a:foo(b]c@d:2/", None, "http://d:2/"),
+    ("https://user:pass[\x7f@foo/bar", "http://example.org", "https://foo/bar"),
+    # Port 0 is a URL (the fetch then fails, and the record says so).
+    ("http://f:0/c", None, "http://f:0/c"),
+    ("http://f:00000000000000/c", None, "http://f:0/c"),
+    # Lone surrogates become U+FFFD, as a browser's USVString conversion does; pairs join.
+    ("http://example.com/\ud800x?\udfff", None, "http://example.com/%EF%BF%BDx?%EF%BF%BD"),
+    ("http://example.com/\ud83d\ude00", None, "http://example.com/%F0%9F%98%80"),
+])
+def test_read_as_browsers_do(url: str, base: str | None, expected: str) -> None:
+    assert normalize_url(url, base) == expected
+    if base is not None:
+        assert normalize_link(url, normalize_url(base) or "") == expected
 
 
 @pytest.mark.parametrize("url, expected", [
@@ -233,11 +267,13 @@ def test_is_http_url(url: str, expected: bool) -> None:
 
 # Strings shaped like URLs reach far deeper into the parser than arbitrary text.
 _URL_CHARS = st.sampled_from(
-    [*"aZ09-._~%:/?#[]@!$&'()*+,;=\\ \t\nA\u00e9\u4f8b\ud800\x00", "%2e", "%41", "%zz", ".."]
+    [*"aZ09-._~%:/?#[]@!$&'()*+,;=\\ \t\nA\u00e9\u4f8b\ud800\x00\u200b\u00ad", "%2e", "%41", "%zz", "..",
+     "%27", "\ud83d\ude00"]
 )
 url_like = st.builds(
     lambda prefix, rest: prefix + "".join(rest),
-    st.sampled_from(["http://", "HTTPS://", "http://[", "//", "", "ftp://", "http:", "http://u:p@"]),
+    st.sampled_from(["http://", "HTTPS://", "http://[", "//", "", "ftp://", "http:", "http://u:p@", "///",
+                     "https:", "http:/", "http:\\\\"]),
     st.lists(_URL_CHARS, max_size=40),
 )
 any_url = st.one_of(st.text(max_size=80), url_like)
@@ -255,6 +291,52 @@ def test_property_never_raises_and_is_canonical(url: str, base: str | None) -> N
         assert "#" not in result
         assert result.isascii()
         assert normalize_url(result) == result  # idempotent
+
+
+# Spellings a browser reads as one URL (WHATWG), which must stay one URL to the crawl.
+_SEGMENTS = st.sampled_from(["a", "B", "~", "%7E", "%7e", "caf\u00e9", "caf%C3%A9", "it's", "a b", "%2F", ".", ".."])
+_QUERIES = st.sampled_from(["", "q=1", "q='1'", "q=%271%27", "a[]=1&b=x y", "\ud83d\ude00"])
+_HOSTS = st.sampled_from(["example.com", "b\u00fccher.de", "127.0.0.1", "[::1]", "h"])
+_INVISIBLE = st.sampled_from(["\u00ad", "\u200b", "\u2060", "\ufeff"])
+
+
+@st.composite
+def browser_spellings(draw: st.DrawFn) -> tuple[str, str, str | None]:
+    """A URL, another spelling of it a browser reads as the same URL, and the base to read it on."""
+    scheme = draw(st.sampled_from(["http", "https"]))
+    host = draw(_HOSTS)
+    path = "/" + "/".join(draw(st.lists(_SEGMENTS, max_size=4)))
+    query = draw(_QUERIES)
+    plain = f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+    if host[0].isalpha() and draw(st.booleans()):  # IDNA maps these to nothing in a domain name
+        cut = draw(st.integers(0, len(host)))
+        host = host[:cut] + draw(_INVISIBLE) + host[cut:]
+    if draw(st.booleans()):
+        host = "&a:foo(b]c@" + host
+    if draw(st.booleans()):
+        host += ":" + str(80 if scheme == "http" else 443)
+    if draw(st.booleans()):
+        path = path.replace("/", "\\")
+    scheme = draw(st.sampled_from([scheme, scheme.upper()]))
+    rest = f"{host}{path}" + (f"?{query}" if query else "") + draw(st.sampled_from(["", "#", "#f"]))
+    base, start = draw(st.sampled_from([
+        (None, f"{scheme}://"), (None, f"{scheme}:"), (None, f"{scheme}:///"),
+        (f"{scheme.lower()}://other.test/x", "//"), (f"{scheme.lower()}://other.test/x", "///"),
+        ("ftp://other.test/", f"{scheme}:"),
+    ]))
+    return plain, start + rest, base
+
+
+@settings(max_examples=400, deadline=None)
+@given(spellings=browser_spellings())
+def test_property_spellings_a_browser_reads_as_one_are_one_url(
+        spellings: tuple[str, str, str | None]) -> None:
+    plain, spelling, base = spellings
+    canonical = normalize_url(plain)
+    assert canonical is not None
+    assert normalize_url(spelling, base) == canonical
+    if base is not None and base.startswith("http"):
+        assert normalize_link(spelling, normalize_url(base) or "") == canonical
 
 
 @settings(max_examples=300, deadline=None)
