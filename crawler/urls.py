@@ -130,7 +130,8 @@ def link_normalizer(base: str) -> Callable[[str], str | None]:
             return _normalize_cached(href, base)
         scheme_match = _SCHEME.match(href)
         if scheme_match:
-            # mailto:, javascript: ... are absolute; "http:x" alone reads as relative (RFC 3986 5.2.2).
+            # mailto:, javascript: ... are absolute. WHATWG reads "http:x" on an http page as
+            # relative and "https:x" as https://x/; both go to ada with the page, to keep this simple.
             same_scheme = scheme_match.group(1).lower() in DEFAULT_PORTS
             return _normalize_cached(href, base if same_scheme else None)
         return _normalize_cached(href, directory)

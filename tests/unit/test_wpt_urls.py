@@ -12,7 +12,8 @@ Every case whose input, base or result is an http(s) URL runs through
 ``normalize_url`` and the link normaliser. Where a browser reads an http(s) URL,
 we must return that URL with the project's documented deviations applied (the
 small functions in ``DEVIATIONS``, also listed in the README); everywhere else
-(a parse failure, another scheme) we must return None.
+(a parse failure, another scheme) we must return None. No case is skipped or
+expected to fail: beyond ``DEVIATIONS`` we read every one as a browser does.
 """
 
 from __future__ import annotations
