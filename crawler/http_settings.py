@@ -87,7 +87,7 @@ def basic_auth(user: str, password: str) -> str:
 def netrc_path(environ: Mapping[str, str] | None = None) -> str:
     """The netrc file to read: $NETRC, else ~/.netrc (as curl and requests do)."""
     environ = os.environ if environ is None else environ
-    return environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    return environ.get("NETRC") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".netrc")
 
 
 def load_netrc(path: str) -> netrc_module.netrc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
@@ -52,14 +52,16 @@ class BlockingFetcher:
     ``maxsize`` is how many connections are kept per host (default: ``config.workers``,
     so every thread of the threaded mode can keep one). ``trusted_hosts`` are the
     seeds' hosts, exempt from the private-address guard (see :mod:`crawler.fetchers.guard`);
-    ``seed_origins`` are where the seeds' credentials may go (see :mod:`crawler.outbound`).
+    ``seed_origins`` are where the seeds' credentials may go (see :mod:`crawler.outbound`);
+    ``environ`` is where proxy variables and $NETRC are read (default: this process's).
     urllib3 keeps no cookies: the core's jar, if any, comes in on each request.
     """
 
     def __init__(self, config: CrawlConfig, *, maxsize: int | None = None,
-                 trusted_hosts: Collection[str] = (), seed_origins: Collection[Origin] = ()) -> None:
+                 trusted_hosts: Collection[str] = (), seed_origins: Collection[Origin] = (),
+                 environ: Mapping[str, str] | None = None) -> None:
         self._config = config
-        self._outbound = Outbound(config, request_headers(config.user_agent), seed_origins)
+        self._outbound = Outbound(config, request_headers(config.user_agent), seed_origins, environ)
         self._guard = AddressGuard.for_config(config, trusted_hosts, self._outbound.proxy_hosts)
         context = tls_context(config)
         tls: dict[str, Any] = {} if context is None else {"ssl_context": context, "cert_reqs": context.verify_mode}

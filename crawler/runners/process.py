@@ -52,15 +52,17 @@ _state: _WorkerState | None = None
 
 
 def _start_worker(config: CrawlConfig, scraper: Scraper | None, keep_body: bool, all_started: Barrier,
-                  trusted_hosts: frozenset[str], seed_origins: frozenset[Origin], crawl_pid: int) -> None:
+                  trusted_hosts: frozenset[str], seed_origins: frozenset[Origin], environ: dict[str, str],
+                  crawl_pid: int) -> None:
     """Pool initializer: open this worker's HTTP session; trusted_hosts are exempt from its address
-    guard, seed_origins may receive the seeds' credentials."""
+    guard, seed_origins may receive the seeds' credentials, environ is the crawl's environment."""
     global _state
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     follow(crawl_pid)
     # A core of its own only to ask the pure needs_parse; the parent's core owns the frontier.
     core = CrawlCore(config)
-    fetcher = BlockingFetcher(config, maxsize=1, trusted_hosts=trusted_hosts, seed_origins=seed_origins)
+    fetcher = BlockingFetcher(config, maxsize=1, trusted_hosts=trusted_hosts, seed_origins=seed_origins,
+                              environ=environ)
     _state = _WorkerState(fetcher, core.needs_parse, scraper, keep_body, all_started)
 
 
@@ -112,7 +114,9 @@ class ProcessRunner(PoolRunner):
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                    initargs=(self.config, self._scraper, self._pinned is not None, context.Barrier(workers),
                                              frozenset(self.core.scope.hosts),
-                                             frozenset(self.core.scope.origins), os.getpid()))
+                                             frozenset(self.core.scope.origins),
+                                             # A forkserver started earlier holds the environment of then.
+                                             dict(os.environ), os.getpid()))
         # A pool starts a process per submitted task while none is idle: busy them all.
         warm_up = [pool.submit(_wait_for_all_workers) for _ in range(workers)]
         wait(warm_up)

@@ -137,3 +137,14 @@ def test_the_environments_proxy_and_no_proxy(server: ServerThread, plain_site: t
     assert len(proxy.log.lines) == (0 if no_proxy else 5)  # robots.txt, /, /a, /b and its redirect /c
     ignored = run_cli("crawl", root + "/", "-o", "-", "-q", "--max-depth", "0", "--no-env-proxy", **env)
     assert ignored.returncode == 0 and len(proxy.log.lines) == (0 if no_proxy else 5)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_environments_proxy_in_every_mode(server: ServerThread, plain_site: tuple[str, HeaderLog],
+                                              monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    root, _ = plain_site
+    proxy = ForwardProxy(server)
+    monkeypatch.setenv("http_proxy", proxy.url)
+    records = crawler.crawl(root + "/", mode=mode, workers=2, timeout=5.0, max_depth=0)
+    assert kinds(records) == {root + "/": None}
+    assert proxy.log.targets("GET") == [root + "/robots.txt", root + "/"]
