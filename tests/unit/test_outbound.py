@@ -132,10 +132,13 @@ def test_netrc_that_is_missing_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_p
         CrawlConfig(netrc=True)
 
 
-def test_secrets_stay_out_of_the_config_repr() -> None:
+def test_secrets_stay_out_of_the_config_repr_and_the_state_database() -> None:
+    from crawler.resume import identity  # what --state saves of a crawl's settings
+
     config = CrawlConfig(auth="ann:s3cret", cookies=("s=t0ken",), headers=("X-Key: k3y",),
                          proxy="http://u:pw@p:1")
-    assert not any(secret in repr(config) for secret in ("s3cret", "t0ken", "k3y", "pw@"))
+    for shown in (repr(config), repr(identity([SEED], config))):
+        assert not any(secret in shown for secret in ("s3cret", "t0ken", "k3y", "pw@"))
 
 
 def test_every_setting_from_a_config_file(tmp_path: Path) -> None:
