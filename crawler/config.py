@@ -72,6 +72,10 @@ class CrawlConfig:
     max_repeated_segments: int = 3
     max_pattern_urls: int = 0
     max_token_urls: int = 1000
+    # A link check (crawler check): also check links the crawl does not follow (see crawler.check).
+    check_links: bool = False
+    check_external: bool = True
+    check_fragments: bool = False
     # What requests carry and where they go (see crawler.outbound); repr=False: they may hold secrets.
     headers: tuple[str, ...] = field(default=(), repr=False)
     cookies: tuple[str, ...] = field(default=(), repr=False)
@@ -107,7 +111,7 @@ _NON_NEGATIVE_INTS = (
 _POSITIVE_FLOATS = ("timeout", "connect_timeout", "time_limit", "backoff_max")
 _NON_NEGATIVE_FLOATS = ("delay", "backoff_base", "max_retry_after")
 _BOOLS = ("respect_robots", "follow_nofollow", "sitemaps", "allow_private_addresses", "verify_tls", "netrc",
-          "cookie_jar", "proxy_from_env", "capture")
+          "cookie_jar", "proxy_from_env", "capture", "check_links", "check_external", "check_fragments")
 _STRING_LISTS = ("allow_domains", "include", "exclude", "headers", "cookies", "no_proxy")
 _OPTIONAL_STRINGS = ("ca_file", "auth", "proxy")
 

@@ -10,7 +10,9 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-RequestKind = Literal["page", "robots", "sitemap"]
+# "head" and "check" are link checks (crawler check): a target outside the crawl asked about
+# with HEAD, or with GET when HEAD was refused or its anchors are wanted; never crawled.
+RequestKind = Literal["page", "robots", "sitemap", "head", "check"]
 # HTTP statuses that send the client elsewhere (RFC 9110 15.4); 304 and 300 do not.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -47,6 +49,11 @@ class CrawlRequest:
     def origin_url(self) -> str:
         """The URL the user or a link asked for, before any redirect."""
         return self.requested_url or self.url
+
+    @property
+    def method(self) -> str:
+        """The HTTP method to send: HEAD for a link check that needs no body, else GET."""
+        return "HEAD" if self.kind == "head" else "GET"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,20 @@ class HookOutput:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkRef:
+    """One link on a page as a link check reports it: target, fragment, text and element."""
+
+    url: str
+    fragment: str = ""
+    text: str = ""
+    tag: str = "a"
+
+    def to_list(self) -> list[str]:
+        """The compact JSON form used in records: [url, fragment, text, tag]."""
+        return [self.url, self.fragment, self.text, self.tag]
+
+
+@dataclass(frozen=True, slots=True)
 class ParseResult:
     """The small picklable summary of an HTML page that the core needs."""
 
@@ -115,6 +136,10 @@ class ParseResult:
     encoding: str | None = None
     # The page hook's output, when a hook ran where the page was parsed.
     hook: HookOutput | None = None
+    # A link check's parse only (see parsing.parse_page's check): every link with its
+    # fragment and text, and the ids and anchor names the page defines.
+    refs: tuple[LinkRef, ...] = ()
+    anchors: frozenset[str] | None = None
     # Why the page has no parse (its parse worker died on it), or None.
     error: ErrorInfo | None = None
 
@@ -138,6 +163,10 @@ class PageRecord:
     fetched_at: str
     error: ErrorInfo | None = None
     items: list[Any] = field(default_factory=list)
+    # Link checks only (crawler check): the page's links with fragments and texts, and the
+    # anchors it defines (None when not collected). Written only when set.
+    refs: tuple[LinkRef, ...] = ()
+    anchors: frozenset[str] | None = None
     # With config.capture: every exchange this record stands for (retried attempts, the
     # redirects passed through, the final answer) and any robots.txt or sitemap fetched
     # since the previous record. Not part of the JSON output.
@@ -150,13 +179,19 @@ class PageRecord:
         data["error"] = self.error.to_dict() if self.error else None
         if self.items:
             data["items"] = self.items
+        if self.refs:
+            data["refs"] = [ref.to_list() for ref in self.refs]
+        if self.anchors is not None:
+            data["anchors"] = sorted(self.anchors)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PageRecord:
         """Rebuild a record from its to_dict() form."""
-        error = data.get("error")
-        return cls(**{**data, "error": ErrorInfo(**error) if error else None})
+        error, anchors = data.get("error"), data.get("anchors")
+        return cls(**{**data, "error": ErrorInfo(**error) if error else None,
+                      "refs": tuple(LinkRef(*ref) for ref in data.get("refs", ())),
+                      "anchors": None if anchors is None else frozenset(anchors)})
 
     @property
     def ok(self) -> bool:
@@ -200,4 +235,4 @@ class RecordTally:
                    statuses, Counter(data.get("error_kinds", {})))
 
 
-_RECORD_FIELDS = tuple(f.name for f in fields(PageRecord) if f.name not in ("items", "exchanges"))
+_RECORD_FIELDS = tuple(f.name for f in fields(PageRecord) if f.name not in ("items", "exchanges", "refs", "anchors"))

@@ -16,14 +16,17 @@ import re
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import unquote
 
 from lxml import etree
 
-from .models import ParseResult
+from .models import LinkRef, ParseResult
 from .urls import link_normalizer, normalize_url
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
+
+    from .config import CrawlConfig
 
 # WHATWG HTML 13.2.3.2 checks only UTF-8 and UTF-16 byte order marks.
 _BOMS = (
@@ -63,6 +66,12 @@ _DETECT_BYTES = 64 * 1024
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _LINK_ATTRIBUTES = {"a": "href", "area": "href", "frame": "src", "iframe": "src"}
 _SCANNED_TAGS = (*_LINK_ATTRIBUTES, "base", "title", "meta")
+# A link check also checks what a page loads: images, scripts, stylesheets, icons ...
+_CHECK_ATTRIBUTES = {**_LINK_ATTRIBUTES, "img": "src", "script": "src", "link": "href"}
+_CHECK_TAGS = (*_CHECK_ATTRIBUTES, "base", "title", "meta")
+# <link> relations whose href names an origin to connect to early, not a resource.
+_NOT_A_RESOURCE = frozenset({"preconnect", "dns-prefetch"})
+_MAX_TEXT = 200
 _MAX_TITLE = 1000
 # Links kept per page, in page order (Heritrix keeps 6000): a page of 200,000 query
 # variants would otherwise cost seconds of normalising and megabytes per record.
@@ -86,9 +95,10 @@ def is_html(content_type: str | None) -> bool:
 ParseJob = tuple[bytes, str, "str | None"]
 
 
-def parse_pages(jobs: list[ParseJob]) -> list[ParseResult]:
-    """parse_page for a batch of (body, url, encoding hint): one pool round trip for many pages."""
-    return [parse_page(body, url, hint) for body, url, hint in jobs]
+def parse_pages(jobs: list[ParseJob], parse: PageParser | None = None) -> list[ParseResult]:
+    """parse (parse_page by default) for a batch of (body, url, encoding hint): one pool round trip for many pages."""
+    parse = parse or parse_page
+    return [parse(body, url, hint) for body, url, hint in jobs]
 
 
 def decode_html(body: bytes, encoding_hint: str | None = None) -> tuple[str, str]:
@@ -98,15 +108,45 @@ def decode_html(body: bytes, encoding_hint: str | None = None) -> tuple[str, str
 
 
 def parse_page(body: bytes, url: str, encoding_hint: str | None = None,
-               max_links: int = MAX_LINKS) -> ParseResult:
-    """Extract links (the first max_links distinct ones), nofollow links, title and meta robots flags."""
+               max_links: int = MAX_LINKS, *, check: bool = False, anchors: bool = False) -> ParseResult:
+    """Extract links (the first max_links distinct ones), nofollow links, title and meta robots flags.
+
+    check (a link check) also takes ``<img>``, ``<script>`` and ``<link>`` targets and
+    each link's fragment and text (``refs``); anchors also collects the ids and
+    ``<a name>`` anchors the page defines, for fragment checks.
+    """
     encoding, start = _choose_encoding(body, encoding_hint)
-    found = _collect(_utf8(body, encoding, start))
-    result = ParseResult(encoding=encoding) if found is None else _summarise(found, url, encoding, max_links)
+    found = _collect(_utf8(body, encoding, start), check, anchors)
+    if found is None:
+        result = ParseResult(encoding=encoding, anchors=frozenset() if anchors else None)
+    else:
+        result = _summarise(found, url, encoding, max_links)
     if len(body) >= STREAM_BYTES:
         del found
         _trim_heap()  # a process that parsed one huge page must not keep its peak for the rest of the crawl
     return result
+
+
+def parse_for_check(body: bytes, url: str, encoding_hint: str | None = None,
+                    max_links: int = MAX_LINKS) -> ParseResult:
+    """parse_page for a link check: links of every kind, with fragments and texts."""
+    return parse_page(body, url, encoding_hint, max_links, check=True)
+
+
+def parse_for_anchors(body: bytes, url: str, encoding_hint: str | None = None,
+                      max_links: int = MAX_LINKS) -> ParseResult:
+    """parse_for_check that also collects the page's anchors, for fragment checks."""
+    return parse_page(body, url, encoding_hint, max_links, check=True, anchors=True)
+
+
+PageParser = Callable[[bytes, str, "str | None"], ParseResult]
+
+
+def parser_for(config: CrawlConfig) -> PageParser:
+    """The parse a crawl with this config needs (a top-level function: it goes to pools)."""
+    if not config.check_links:
+        return parse_page
+    return parse_for_anchors if config.check_fragments else parse_for_check
 
 
 def make_soup(body: bytes, url: str, encoding_hint: str | None = None) -> BeautifulSoup:
@@ -184,19 +224,28 @@ class _Collector:
     fed by lxml's event interface.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, check: bool = False) -> None:
         self.hrefs: list[tuple[str, bool]] = []  # (raw URL, rel says nofollow)
         self.base: str | None = None
         self.title: str | None = None
         self.robots: set[str] = set()
+        self.check = check
+        self.refs: list[tuple[str, str, str]] = []  # a link check's (raw URL, text, tag)
+        self.anchors: frozenset[str] | None = None
+        self._attributes = _CHECK_ATTRIBUTES if check else _LINK_ATTRIBUTES
 
     def start(self, tag: str, attrib: _Attributes) -> None:
         """Record one start tag (the lxml parser-target callback)."""
-        if tag in _LINK_ATTRIBUTES:
-            raw = attrib.get(_LINK_ATTRIBUTES[tag])
+        if tag in self._attributes:
+            raw = attrib.get(self._attributes[tag])
             if raw is not None and len(self.hrefs) < MAX_HREFS:
                 # rel holds space-separated, ASCII case-insensitive tokens (WHATWG HTML 4.6.7).
-                self.hrefs.append((raw, "nofollow" in (attrib.get("rel") or "").lower().split()))
+                rel = (attrib.get("rel") or "").lower().split()
+                if self.check:
+                    if tag == "link" and not _NOT_A_RESOURCE.isdisjoint(rel):
+                        return
+                    self.refs.append((raw, _link_text(tag, attrib), tag))
+                self.hrefs.append((raw, "nofollow" in rel))
         elif tag == "meta":
             if (attrib.get("name") or "").strip().lower() == "robots":
                 self.robots.update((attrib.get("content") or "").lower().replace(",", " ").split())
@@ -208,8 +257,8 @@ class _Collector:
 class _EventCollector(_Collector):
     """A _Collector as an lxml parser target: start tags, and the text of the first title."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, check: bool = False) -> None:
+        super().__init__(check)
         self._title: list[str] | None = None  # the first title's text so far, while inside it
 
     def start(self, tag: str, attrib: _Attributes) -> None:
@@ -234,10 +283,22 @@ class _EventCollector(_Collector):
         return self
 
 
-def _walk(root: etree._Element) -> _Collector:
+def _link_text(tag: str, attrib: _Attributes) -> str:
+    """What a reader sees of a link: its text (or title); an image's or area's alt text."""
+    text = ""
+    if tag == "a":
+        itertext = getattr(attrib, "itertext", None)  # an element of the tree, not a bare start tag
+        text = "".join(itertext()) if itertext is not None else ""
+    elif tag in ("img", "area"):
+        text = attrib.get("alt") or ""
+    text = " ".join(text.split()) or " ".join((attrib.get("title") or "").split())
+    return text[:_MAX_TEXT]
+
+
+def _walk(root: etree._Element, check: bool = False) -> _Collector:
     """Feed the tree's relevant elements to a collector in document order."""
-    found = _Collector()
-    for element in root.iter(*_SCANNED_TAGS):
+    found = _Collector(check)
+    for element in root.iter(*(_CHECK_TAGS if check else _SCANNED_TAGS)):
         if element.tag == "title":
             if found.title is None:
                 found.title = "".join(element.itertext())
@@ -260,24 +321,34 @@ class _Parsers(threading.local):
 _parsers = _Parsers()
 
 
-def _collect(data: bytes) -> _Collector | None:
+def _collect(data: bytes, check: bool = False, anchors: bool = False) -> _Collector | None:
     """Parse UTF-8 HTML and collect what the page links to; None for an empty document."""
     if len(data) >= STREAM_BYTES:
-        return _stream(data)
+        return _stream(data, check)
     parser = _parsers.tree
     root = etree.fromstring(data, parser)
     if root is None:  # an empty document, or one holding only comments
         return None
+    found = _walk(root, check)
+    if anchors:
+        # What a fragment can name (WHATWG HTML 7.4.6.3): any element's id, an <a>'s name.
+        found.anchors = frozenset(str(value) for value in root.xpath("//@id | //a/@name"))
     if parser.error_log.filter_from_fatals():  # the log of this parser's last run
         # libxml2 gave up building the tree part-way (past 2048 levels of nesting, say).
-        # Its event interface keeps no tree and so has no such limit: read the page through it.
-        return _stream(data)
-    return _walk(root)
+        # Its event interface keeps no tree and so has no such limit: read the page through
+        # it, keeping the anchors the tree found.
+        deep = _stream(data, check)
+        deep.anchors = found.anchors
+        return deep
+    return found
 
 
-def _stream(data: bytes) -> _Collector:
-    """Collect what UTF-8 HTML links to through lxml's event interface, holding no tree."""
-    events = etree.HTMLParser(target=_EventCollector(), encoding="utf-8", huge_tree=True)
+def _stream(data: bytes, check: bool = False) -> _Collector:
+    """Collect what UTF-8 HTML links to through lxml's event interface, holding no tree.
+
+    (A page read so, 1 MiB or more, has no anchors collected: its fragments are not judged.)
+    """
+    events = etree.HTMLParser(target=_EventCollector(check), encoding="utf-8", huge_tree=True)
     found: _Collector = etree.fromstring(data, events)
     return found
 
@@ -309,7 +380,24 @@ def _summarise(found: _Collector, url: str, encoding: str, max_links: int) -> Pa
         meta_nofollow=meta_nofollow,
         meta_noindex=not found.robots.isdisjoint(("noindex", "none")),
         encoding=encoding,
+        refs=_resolve_refs(found.refs, base, max_links) if found.check else (),
+        anchors=found.anchors,
     )
+
+
+def _resolve_refs(refs: list[tuple[str, str, str]], base: str, max_links: int) -> tuple[LinkRef, ...]:
+    """Each distinct (target, fragment, text, tag) of the page's links, in page order."""
+    normalize = link_normalizer(base)
+    resolved: dict[LinkRef, None] = {}
+    for raw, text, tag in refs:
+        url = normalize(raw)
+        if url is None:
+            continue
+        fragment = unquote(raw.partition("#")[2]) if "#" in raw else ""
+        resolved[LinkRef(url, fragment, text, tag)] = None
+        if len(resolved) >= max_links:
+            break
+    return tuple(resolved)
 
 
 def _clean_title(title: str | None) -> str | None:
@@ -339,6 +427,6 @@ def _resolve_links(
 
 
 __all__ = [
-    "ParseJob", "decode_html", "is_html", "make_soup", "parse_page",
-    "parse_pages",
+    "PageParser", "ParseJob", "decode_html", "is_html", "make_soup", "parse_for_anchors",
+    "parse_for_check", "parse_page", "parse_pages", "parser_for",
 ]

@@ -2,8 +2,9 @@
 
 :class:`AsyncFetcher` (aiohttp) serves the async mode; :class:`BlockingFetcher`
 (urllib3) serves the sync, threaded and process modes. Both make exactly one
-GET request per ``fetch`` — redirects are returned, not followed, because the
-crawl core decides about them — and neither raises for network or server
+request per ``fetch`` (``request.method``: GET, or HEAD for a link check) — redirects
+are returned, not followed, because the crawl core decides about them — and
+neither raises for network or server
 trouble: every failure is a :class:`~crawler.models.FetchResult` whose
 ``error`` is an :class:`~crawler.models.ErrorInfo` of one of these kinds:
 

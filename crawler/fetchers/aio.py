@@ -93,7 +93,7 @@ class AsyncFetcher:
             self._session = None
 
     async def fetch(self, request: CrawlRequest) -> FetchResult:
-        """Make one GET request and describe what came back, errors included."""
+        """Make one request (GET, or HEAD for a link check) and describe what came back, errors included."""
         if self._session is None:
             raise RuntimeError("AsyncFetcher used outside 'async with' (or before open())")
         watch = Stopwatch()
@@ -107,8 +107,8 @@ class AsyncFetcher:
             headers = {**headers, **proxy.headers}
         try:
             await self._lookup_first(request.url, proxy is not None)
-            async with self._session.get(
-                request.url, allow_redirects=False, headers=headers,
+            async with self._session.request(
+                request.method, request.url, allow_redirects=False, headers=headers,
                 proxy=proxy and proxy.url, proxy_headers=proxy and proxy.headers,
             ) as response:
                 return await self._receive(request, response, watch)

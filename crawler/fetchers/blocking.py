@@ -109,7 +109,7 @@ class BlockingFetcher:
             manager.clear()
 
     def fetch(self, request: CrawlRequest) -> FetchResult:
-        """Make one GET request and describe what came back, errors included."""
+        """Make one request (GET, or HEAD for a link check) and describe what came back, errors included."""
         watch = Stopwatch()
         invalid = check_url(request.url) or self._guard.check_url(request.url)
         if invalid:
@@ -142,9 +142,9 @@ class BlockingFetcher:
             self._guard.check_addresses(host, (str(info[4][0]) for info in infos))
 
     def _send(self, request: CrawlRequest, proxy: Proxy | None) -> BaseHTTPResponse:
-        """Send the GET and read the status line and headers, leaving the body unread."""
+        """Send the request (GET, or HEAD for a link check); read the status line and headers, not the body."""
         return self._through(proxy).request(
-            "GET",
+            request.method,
             request.url,
             headers=self._outbound.headers(request.url, request.cookie),
             redirect=False,

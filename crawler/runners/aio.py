@@ -14,6 +14,7 @@ fraction of one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import os
 import signal
@@ -28,7 +29,7 @@ from ..errors import ErrorKind
 from ..fetchers import AsyncFetcher
 from ..hooks import PageHook, Scraper, install, plan, scrape_pages
 from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
-from ..parsing import parse_page, parse_pages
+from ..parsing import parse_page, parse_pages, parser_for
 from .batcher import ParseBatcher, WorkerDied
 from .lifeline import follow
 from .sync import internal_error
@@ -58,6 +59,7 @@ class AsyncRunner:
         self._wake = asyncio.Event()
         self._fetching = 0
         self._held_bytes = 0  # bodies of fetched pages not settled yet
+        self._parse_page = parser_for(self.config)  # parse_page, or a link check's parse
         self._batcher: ParseBatcher | None = None  # set once the pool's workers are up; it owns the pool
         self._warm_up: asyncio.Task[None] | None = None  # a pool starting from a forkserver
 
@@ -154,14 +156,14 @@ class AsyncRunner:
             parsed = await self._in_pool(fetch.body, fetch.url, fetch.charset)
             if parsed is not None:
                 return parsed
-        return parse_page(fetch.body, fetch.url, fetch.charset)
+        return self._parse_page(fetch.body, fetch.url, fetch.charset)
 
     async def _scrape(self, request: CrawlRequest, fetch: FetchResult, scraper: Scraper) -> ParseResult:
         """Parse a page and run the hook on it in the pool; inline without one (--parse-workers 0)."""
         if self._warm_up is not None and not self._warm_up.done():
             await asyncio.wait({self._warm_up})  # the hook's CPU belongs in the pool: wait for it
         parsed = await self._in_pool(request, fetch)
-        return parsed or scraper(request, fetch, parse_page(fetch.body, fetch.url, fetch.charset))
+        return parsed or scraper(request, fetch, self._parse_page(fetch.body, fetch.url, fetch.charset))
 
     async def _in_pool(self, *job: Any) -> ParseResult | None:
         """The page's parse from the pool; None when there is no pool to parse in."""
@@ -203,7 +205,7 @@ class AsyncRunner:
         context = multiprocessing.get_context("forkserver")
         # The server imports these once and forks every worker from itself: a worker then
         # starts without spending CPU on importing the parser.
-        context.set_forkserver_preload(["__main__", self._work.__module__])
+        context.set_forkserver_preload(["__main__", getattr(self._work, "func", self._work).__module__])
         workers = self.config.effective_parse_workers
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                    initargs=(os.getpid(), self._scraper))
@@ -213,7 +215,11 @@ class AsyncRunner:
     @property
     def _work(self) -> Callable[[list[Any]], list[ParseResult]]:
         """The pool's entry point: pages with the hook in a hooked crawl, link extraction otherwise."""
-        return scrape_pages if self._scraper is not None else parse_pages
+        if self._scraper is not None:
+            return scrape_pages
+        if self._parse_page is parse_page:
+            return parse_pages
+        return functools.partial(parse_pages, parse=self._parse_page)  # a link check's parse
 
     def _new_batcher(self, pool: ProcessPoolExecutor) -> ParseBatcher:
         """The batcher of the pool, which replaces the pool with another when a worker dies."""

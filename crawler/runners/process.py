@@ -29,6 +29,7 @@ from ..fetchers import BlockingFetcher
 from ..hooks import PageHook, Scraper
 from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord
 from ..outbound import Origin
+from ..parsing import PageParser, parser_for
 from .lifeline import follow
 from .sync import NeedsParse, Outcome, fetch_and_parse
 from .threaded import PoolRunner, Work
@@ -41,6 +42,7 @@ class _WorkerState:
     fetcher: BlockingFetcher
     needs_parse: NeedsParse
     scraper: Scraper | None
+    parse: PageParser
     keep_body: bool
     all_started: Barrier
 
@@ -63,7 +65,7 @@ def _start_worker(config: CrawlConfig, scraper: Scraper | None, keep_body: bool,
     core = CrawlCore(config)
     fetcher = BlockingFetcher(config, maxsize=1, trusted_hosts=trusted_hosts, seed_origins=seed_origins,
                               environ=environ)
-    _state = _WorkerState(fetcher, core.needs_parse, scraper, keep_body, all_started)
+    _state = _WorkerState(fetcher, core.needs_parse, scraper, parser_for(config), keep_body, all_started)
 
 
 def _wait_for_all_workers() -> None:
@@ -75,7 +77,7 @@ def _wait_for_all_workers() -> None:
 def work(request: CrawlRequest) -> Outcome:
     """Fetch and parse one request in a worker process."""
     assert _state is not None, "work() runs only in a pool started by ProcessRunner"
-    fetch, parsed = fetch_and_parse(_state.fetcher, request, _state.needs_parse, _state.scraper)
+    fetch, parsed = fetch_and_parse(_state.fetcher, request, _state.needs_parse, _state.scraper, _state.parse)
     if request.kind == "page" and not _state.keep_body:
         fetch = dataclasses.replace(fetch, body=b"")  # the parse has it already; skip the copy home
     return fetch, parsed

@@ -16,7 +16,7 @@ from ..errors import ErrorKind
 from ..fetchers import BlockingFetcher
 from ..hooks import PageHook, Scraper, plan
 from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
-from ..parsing import parse_page
+from ..parsing import PageParser, parse_page, parser_for
 
 # The longest idle sleep: short enough that a stop is noticed promptly.
 MAX_IDLE_SECONDS = 0.5
@@ -26,13 +26,13 @@ NeedsParse = Callable[[CrawlRequest, FetchResult], bool]
 
 
 def fetch_and_parse(fetcher: BlockingFetcher, request: CrawlRequest, needs_parse: NeedsParse,
-                    scraper: Scraper | None = None) -> Outcome:
+                    scraper: Scraper | None = None, parse: PageParser = parse_page) -> Outcome:
     """Fetch a request, parse it when the core wants its links and run the scraper on it; never raises."""
     try:
         fetch = fetcher.fetch(request)
         if not needs_parse(request, fetch):
             return fetch, None
-        parsed = parse_page(fetch.body, fetch.url, fetch.charset)
+        parsed = parse(fetch.body, fetch.url, fetch.charset)
         return fetch, scraper(request, fetch, parsed) if scraper else parsed
     except Exception as exc:  # noqa: BLE001 - a bug on one page must not hang the crawl
         return internal_error(request, exc), None
@@ -94,5 +94,5 @@ class SyncRunner(BlockingRunner):
                         time.sleep(idle_wait(self.core))
                     continue
                 self._deliver(request, *fetch_and_parse(fetcher, request, self.core.needs_parse,
-                                                        self._scraper))
+                                                        self._scraper, parser_for(self.config)))
         self._flush()

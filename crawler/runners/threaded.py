@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExec
 
 from ..fetchers import BlockingFetcher
 from ..models import CrawlRequest
+from ..parsing import parser_for
 from .sync import (
     MAX_IDLE_SECONDS,
     BlockingRunner,
@@ -104,5 +105,5 @@ class ThreadedRunner(PoolRunner):
                              trusted_hosts=self.core.scope.hosts,
                              seed_origins=self.core.scope.origins) as fetcher:
             work = functools.partial(fetch_and_parse, fetcher, needs_parse=self.core.needs_parse,
-                                     scraper=self._scraper)
+                                     scraper=self._scraper, parse=parser_for(self.config))
             self._crawl(ThreadPoolExecutor(self.config.workers, thread_name_prefix="crawler"), work)
