@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .demo import DemoSpec
     from .figures import CompareOptions
     from .resume import ResumeInfo
+    from .sinks import Sink
     from .sinks.warc import WarcSink
     from .state import SqliteFrontier
 
@@ -197,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --warc: a metadata record of each page's outlinks, as Heritrix writes (default: off)")
     _add_crawl_options(crawl)
 
+    _add_check_parser(commands)
+
     compare = commands.add_parser("compare", help="run the same crawl in each mode and compare them")
     compare.add_argument("url", nargs="?", metavar="URL", help="the seed URL (or --demo)")
     compare.add_argument("--modes", default=",".join(MODES), metavar="LIST",
@@ -227,6 +230,23 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("--latency-ms", type=float, default=0.0, help="each answer's delay (default: %(default)s)")
     site.add_argument("--seed", type=int, default=1, help="the seed the site is generated from (default: %(default)s)")
     return parser
+
+
+def _add_check_parser(commands: Any) -> None:
+    """crawler check: the crawl's options, plus what to check and how to report it."""
+    check = commands.add_parser("check", help="crawl a site and report its broken links (exit 1 if any)")
+    add = check.add_argument
+    add("urls", nargs="*", metavar="URL", help="seed URLs: the site(s) to check")
+    add("--seeds-file", metavar="FILE", help="a file of seed URLs, one per line")
+    add("--no-external", action="store_true", help="do not check links to other hosts")
+    add("--check-fragments", action="store_true", help="also check that page#anchor names an anchor on the page")
+    add("--format", choices=("text", "json", "markdown", "junit"), default="text",
+        help="the report's format (default text)")
+    add("-o", "--output", metavar="FILE", help="write the report to FILE (default stdout)")
+    add("--mode", choices=MODES, help="how pages are fetched (default async)")
+    add("--state", metavar="DIR", help="keep the check in DIR; the same command resumes it")
+    add("--fresh", action="store_true", help="with --state: forget the saved check, start over")
+    _add_crawl_options(check, one_mode=False)
 
 
 def config_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> CrawlConfig:
@@ -261,13 +281,17 @@ def read_seeds(urls: Sequence[str], seeds_file: str | None) -> list[str]:
 
 async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str | None,
                              quiet: bool, store: SqliteFrontier | None = None,
-                             resume: ResumeInfo | None = None, warc: WarcSink | None = None) -> int:
-    """Run a crawl with a live progress line and a summary; handle Ctrl-C gracefully."""
+                             resume: ResumeInfo | None = None, warc: WarcSink | None = None, *,
+                             sink: Sink | None = None) -> int:
+    """Run a crawl with a live progress line and a summary; handle Ctrl-C gracefully.
+
+    Records go to sink if given, else to output (see open_sink).
+    """
     from .api import Crawler
     from .display import show_progress, stderr, summary_table
     from .sinks import open_sink
 
-    crawler = Crawler(config, sink=open_sink(output), store=store, warc=warc)
+    crawler = Crawler(config, sink=sink or open_sink(output), store=store, warc=warc)
     if resume is not None and not await _goes_on(crawler, resume):
         return 0
     note = None if quiet else per_host_note(config, seeds)
@@ -345,7 +369,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
         config = config.replace(capture=True)
     seeds = read_seeds(args.urls, args.seeds_file)
     if args.state is not None:
-        return _crawl_with_state(args, config, seeds)
+        return _crawl_with_state(args, config, seeds, args.output)
     if args.fresh:
         raise UsageError("--fresh needs --state DIR")
     return asyncio.run(crawl_with_display(config, seeds, args.output, args.quiet,
@@ -354,7 +378,7 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 
 def _warc_sink(args: argparse.Namespace, config: CrawlConfig) -> WarcSink | None:
     """The WARC output --warc asks for, its warcinfo naming the crawl's settings."""
-    if args.warc is None:
+    if getattr(args, "warc", None) is None:  # crawler check has no --warc
         return None
     from .sinks.warc import WarcSink
 
@@ -381,15 +405,16 @@ def _size(text: str) -> int:
     return size
 
 
-def _crawl_with_state(args: argparse.Namespace, config: CrawlConfig, seeds: list[str]) -> int:
-    """crawl --state DIR: continue the crawl saved in DIR (repairing the output), or start it there."""
+def _crawl_with_state(args: argparse.Namespace, config: CrawlConfig, seeds: list[str],
+                      output: str | None) -> int:
+    """--state DIR: continue the crawl saved in DIR (repairing the output), or start it there."""
     from .resume import begin
     from .state import SqliteFrontier
 
     try:
         with SqliteFrontier(args.state, fresh=args.fresh) as store:
             info = begin(store, seeds, config)
-            return asyncio.run(crawl_with_display(config, seeds, args.output, args.quiet, store, info,
+            return asyncio.run(crawl_with_display(config, seeds, output, args.quiet, store, info,
                                                   _warc_sink(args, config)))
     except BrokenPipeError:
         raise  # the reader of -o - has what it wants: main() ends quietly
@@ -555,7 +580,31 @@ def _cmd_demo_site(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"crawl": _cmd_crawl, "compare": _cmd_compare, "demo": _cmd_demo, "demo-site": _cmd_demo_site}
+def _cmd_check(args: argparse.Namespace) -> int:
+    """crawler check URL...: a crawl that checks every link; exit 1 when one is broken (see crawler.check)."""
+    from .check import command as check
+
+    config = config_from_args(args, check.check_settings(args.no_external, args.check_fragments))
+    seeds = read_seeds(args.urls, args.seeds_file)
+    if args.output not in (None, "-") and not Path(args.output).parent.is_dir():
+        raise UsageError(f"-o {args.output}: no such directory")
+    started = time.monotonic()
+    builder = check.ReportBuilder(check_fragments=config.check_fragments)
+    if args.state is not None:
+        records = check.records_path(args.state)  # a resumed check reports on the records of every run
+        code = _crawl_with_state(args, config, seeds, str(records))
+        builder.add_all(check.read_records(records))
+    elif args.fresh:
+        raise UsageError("--fresh needs --state DIR")
+    else:
+        code = asyncio.run(crawl_with_display(config, seeds, None, args.quiet, sink=check.ReportSink(builder)))
+    report = builder.build()
+    check.write_report(report, args.format, args.output, time.monotonic() - started)
+    return code if code == EXIT_INTERRUPTED else check.exit_code(report)
+
+
+COMMANDS = {"crawl": _cmd_crawl, "check": _cmd_check, "compare": _cmd_compare, "demo": _cmd_demo,
+            "demo-site": _cmd_demo_site}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

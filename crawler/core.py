@@ -35,6 +35,7 @@ from .config import CrawlConfig
 from .cookies import CookieJar
 from .errors import ErrorKind
 from .frontier import FrontierStore, MemoryFrontier
+from .linkcheck import CHECK_KINDS, check_kind, checks_outside, head_refused
 from .models import (
     REDIRECT_STATUSES,
     CrawlRequest,
@@ -44,6 +45,7 @@ from .models import (
     PageRecord,
     ParseResult,
     RecordTally,
+    RequestKind,
 )
 from .parsing import is_html
 from .policy import PATH_TOKENS, Scope, TrapGuard
@@ -156,7 +158,10 @@ class CrawlCore:
         if self.config.max_depth is not None and depth > self.config.max_depth:
             counts.too_deep += 1
             return False
-        if self.scope.rejects(url):
+        rejected = self.scope.rejects(url)
+        if rejected:
+            if checks_outside(self.config, rejected):  # a link check asks once, never crawls
+                return self._queue_check(url, depth, referrer)
             counts.out_of_scope += 1
             return False
         if self.store.seen(url):
@@ -180,6 +185,15 @@ class CrawlCore:
             self._counts.traps += 1
             self._counts.trap_kinds[reason] += 1
         return reason is not None
+
+    def _queue_check(self, url: str, depth: int, referrer: str | None) -> bool:
+        """Queue a link check of a URL outside the crawl, if new."""
+        if self.store.seen(url):
+            self._counts.duplicates += 1
+            return False
+        self.slots.open(url)
+        self.store.add(url, CrawlRequest(url=url, depth=depth, referrer=referrer, kind=check_kind(self.config)))
+        return True
 
     def follow(self, url: str, referrer: PageRecord) -> bool:
         """Queue a link a user hook found on a page (resolved against the page URL)."""
@@ -272,7 +286,11 @@ class CrawlCore:
         self._counts.robots_disallowed += 1
         if request.kind == "sitemap":
             return  # a sitemap is no page: it has no record
-        record = _unfetched_record(request, ErrorKind.ROBOTS_DISALLOWED, "robots.txt disallows this redirect target")
+        self._record_unfetched(request, "robots.txt disallows this redirect target")
+
+    def _record_unfetched(self, request: CrawlRequest, message: str) -> None:
+        """End a request robots.txt forbids with a record that says so."""
+        record = _unfetched_record(request, ErrorKind.ROBOTS_DISALLOWED, message)
         self._tally.add(record)
         self.store.record_done(request, record)
         self._outbox.append(record)
@@ -313,7 +331,10 @@ class CrawlCore:
             if self._robots_allow(host, request):
                 return request
             self._counts.robots_disallowed += 1
-            self.store.record_done(request, None)
+            if self.config.check_links:  # a link check reports such links, apart from broken ones
+                self._record_unfetched(request, "robots.txt disallows this URL")
+            else:
+                self.store.record_done(request, None)
         return None
 
     def _dispatch(self, request: CrawlRequest, now: float) -> None:
@@ -326,7 +347,7 @@ class CrawlCore:
     def needs_parse(self, request: CrawlRequest, fetch: FetchResult) -> bool:
         """True when the answer is an HTML page whose links and title we want."""
         return (
-            request.kind == "page"
+            (request.kind == "page" or (request.kind == "check" and self.config.check_fragments))
             and fetch.error is None
             and fetch.status is not None
             and 200 <= fetch.status < 300
@@ -372,6 +393,9 @@ class CrawlCore:
             return None
         if request.kind == "sitemap":
             self._complete_sitemap(request, fetch, now)
+            return None
+        if request.kind == "head" and fetch.error is None and head_refused(fetch.status):
+            self._followups.append(_replace(request, kind="check"))  # ask again with GET
             return None
         if self._should_retry(request, fetch):
             self._schedule_retry(request, fetch, now)
@@ -440,28 +464,41 @@ class CrawlCore:
         if len(chain) > self.config.max_redirects:
             error = ErrorInfo(ErrorKind.TOO_MANY_REDIRECTS, f"more than {self.config.max_redirects} redirects")
             return _record(request, fetch, None, error, links=[target])
-        if self.scope.rejects(target) or self.store.seen(target):
+        kind = self._redirect_kind(request, target)
+        if kind is None or self.store.seen(target):
             # Out of scope or already seen (a loop ends here): the record shows where it pointed.
             return _record(request, fetch, None, None, links=[target])
         self.store.add(target, via=request.origin_url)
-        if self._is_trap(target, request.url):
+        if kind == "page" and self._is_trap(target, request.url):
             # A trap (a session id minted by a redirect): the record shows where it pointed.
             return _record(request, fetch, None, None, links=[target])
         host = self.slots.open(target)
-        if not self._robots_allow(host, _replace(request, url=target)):
+        if not self.config.check_links and not self._robots_allow(host, _replace(request, url=target)):
+            # (A link check lets _next_followup drop it, with a record of the chain that says so.)
             self._counts.robots_disallowed += 1
             return _record(request, fetch, None, None, links=[target])
         self._counts.redirects += 1
         self._followups.append(CrawlRequest(
-            url=target, depth=request.depth, referrer=request.referrer,
+            url=target, depth=request.depth, referrer=request.referrer, kind=kind,
             requested_url=request.origin_url, redirects=chain, retries=request.retries,
         ))
         return None
+
+    def _redirect_kind(self, request: CrawlRequest, target: str) -> RequestKind | None:
+        """How a redirect target is fetched: crawled in scope, checked outside it (a link check), or not."""
+        rejected = self.scope.rejects(target)
+        if rejected is None:
+            return "page"
+        if request.kind in CHECK_KINDS:
+            return request.kind
+        return check_kind(self.config) if checks_outside(self.config, rejected) else None
 
     def _page_record(self, request: CrawlRequest, fetch: FetchResult,
                      parsed: ParseResult | None) -> PageRecord:
         """Build the record of a final answer and queue the links it allows."""
         record = final_record(request, fetch, parsed, self.config.max_body_bytes)
+        if request.kind != "page":  # a link check's GET reads the anchors, follows nothing
+            return record
         if parsed and not parsed.meta_nofollow:
             skip = frozenset() if self.config.follow_nofollow else parsed.nofollow
             for link in record.links:
@@ -474,7 +511,8 @@ class CrawlCore:
     def _complete_robots(self, request: CrawlRequest, fetch: FetchResult, now: float) -> None:
         """Carry out robots.py's decision: settle the host's rules, retry the fetch, or follow it."""
         may_retry = request.retries < self.config.retries and not self.halted
-        answer = judge_robots(fetch, len(request.redirects), may_retry)
+        # A link check reports a host that cannot be reached as broken links, not as disallowed ones.
+        answer = judge_robots(fetch, len(request.redirects), may_retry, unreachable_allows=self.config.check_links)
         if answer.follow is not None:
             self._followups.append(CrawlRequest(
                 url=answer.follow, kind="robots", requested_url=request.origin_url,
@@ -586,6 +624,8 @@ def _record(request: CrawlRequest, fetch: FetchResult, parsed: ParseResult | Non
         elapsed_ms=round(fetch.elapsed_ms, 1),
         fetched_at=_iso(fetch.fetched_at or time.time()),
         error=error,
+        refs=parsed.refs if parsed and request.kind == "page" else (),
+        anchors=parsed.anchors if parsed else None,
     )
 
 

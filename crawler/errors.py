@@ -10,7 +10,8 @@ compares equal to its string and is written as it in JSON::
         http_status                        a 429/5xx still failing after the retries
         body_too_large                     the body was cut at max_body_bytes
         too_many_redirects, redirect_loop, bad_redirect
-        robots_disallowed                  a redirect target robots.txt forbids
+        robots_disallowed                  a redirect target robots.txt forbids (or, in a
+                                           link check, any target it forbids)
     reported by the page hook's runner (see crawler.hooks)
         hook_error                         the hook raised
         hook_result                        it returned what cannot be used (does not pickle, ...)

@@ -88,13 +88,20 @@ class RobotsAnswer:
     follow: str | None = None
 
 
-def judge_robots(fetch: FetchResult, redirects: int, may_retry: bool) -> RobotsAnswer:
-    """Decide a robots.txt answer reached after redirects hops; may_retry while attempts remain."""
+def judge_robots(fetch: FetchResult, redirects: int, may_retry: bool, *,
+                 unreachable_allows: bool = False) -> RobotsAnswer:
+    """Decide a robots.txt answer reached after redirects hops; may_retry while attempts remain.
+
+    unreachable_allows (a link check): a host whose robots.txt could not be fetched at all
+    (no HTTP answer) has its pages asked anyway, so that they fail with their own error.
+    """
     if fetch.error is None and fetch.status in REDIRECT_STATUSES and fetch.location:
         target = normalize_url(fetch.location, base=fetch.url)
         if target and redirects < MAX_ROBOTS_REDIRECTS:
             return RobotsAnswer(follow=target)
     rules = _rules_from_fetch(fetch)
+    if rules is None and unreachable_allows and fetch.error is not None:
+        rules = ALLOW_ALL
     if rules is None and not may_retry:
         rules = DISALLOW_ALL  # RFC 9309 2.3.1.4: unreachable robots.txt means disallow all
     return RobotsAnswer(rules=rules)

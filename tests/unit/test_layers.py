@@ -14,13 +14,13 @@ PACKAGE = Path(__file__).resolve().parents[2] / "crawler"
 # Lowest first. A module may import modules of its own layer or a lower one, never a higher one.
 LAYERS: list[tuple[str, set[str]]] = [
     ("values", {"version", "errors", "models", "urls", "config", "http_settings"}),
-    ("decisions", {"robots", "policy", "retry", "sitemaps", "parsing", "slots", "outbound", "cookies"}),
+    ("decisions", {"robots", "policy", "retry", "sitemaps", "parsing", "slots", "outbound", "cookies", "linkcheck"}),
     ("storage", {"frontier", "fingerprints", "state", "stores"}),
     ("fetchers", {"fetchers"}),
     ("sinks", {"sinks"}),
     ("core", {"core", "resume"}),
     ("drivers", {"runners", "hooks"}),
-    ("front ends", {"api", "cli", "compare", "figures", "report", "chart", "workloads", "display", "demo",
+    ("front ends", {"api", "cli", "check", "compare", "figures", "report", "chart", "workloads", "display", "demo",
                     "__main__", ""}),
 ]
 # Layers side by side that must not know each other: storage is not output, nor I/O.

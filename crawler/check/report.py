@@ -1,0 +1,174 @@
+"""A link check's findings, worked out from the crawl's records (pure).
+
+Every record of a link check says what one URL answered; the pages' records also
+list their links (``refs``: target, fragment, text, element) and, with fragment
+checks, their anchors. :class:`ReportBuilder` takes the records in any order, as
+dicts (``PageRecord.to_dict()`` or a saved JSON line, so a resumed check reports
+on the pages of every run), and :meth:`ReportBuilder.build` resolves each linked
+URL to its outcome: its own record, or, through redirects, the record of where
+it led.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..linkcheck import SKIPPED_ERRORS, fragment_found, is_broken
+from ..models import REDIRECT_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Referrer:
+    """A page that links to a target, and what the link says."""
+
+    url: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A linked URL and what checking it gave (final_url: where redirects led, if elsewhere)."""
+
+    url: str
+    status: int | None
+    error: str | None
+    referrers: tuple[Referrer, ...] = ()
+    final_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: url, status, error, referrers."""
+        return {"url": self.url, "status": self.status, "error": self.error,
+                "referrers": [{"url": r.url, "text": r.text} for r in self.referrers]}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """The findings: every target checked, the broken ones and those not allowed to be asked.
+
+    pages counts the pages whose links were read.
+    """
+
+    pages: int
+    checked: tuple[Target, ...]
+    broken: tuple[Target, ...]
+    disallowed: tuple[Target, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is broken (what the exit code says)."""
+        return not self.broken
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: {"checked": N, "broken": [...], "disallowed": [...], "pages": N}."""
+        return {"checked": len(self.checked), "broken": [t.to_dict() for t in self.broken],
+                "disallowed": [t.to_dict() for t in self.disallowed], "pages": self.pages}
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a URL's record says, kept small."""
+
+    url: str
+    status: int | None
+    error_kind: str | None
+    error: str | None
+    redirect_to: str | None  # a redirect the crawl did not follow from here (seen already, say)
+
+
+@dataclass
+class ReportBuilder:
+    """Gathers records, then builds the report; check_fragments also judges page#anchor links."""
+
+    check_fragments: bool = False
+    # Outcomes by every URL known to lead to them: the one asked for, the redirect hops
+    # passed through and the final one (a link to any of them was a duplicate, not asked again).
+    _outcomes: dict[str, _Outcome] = field(default_factory=dict)
+    _seeds: set[str] = field(default_factory=set)
+    _anchors: dict[str, frozenset[str]] = field(default_factory=dict)  # by final URL
+    # Target -> (referring page, fragment, text) of every link to it.
+    _links: dict[str, set[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(set))
+    _pages: int = 0
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Take one record (a dict in the JSON Lines form)."""
+        error = record.get("error")
+        status = record.get("status")
+        redirect_to = None
+        if status in REDIRECT_STATUSES and error is None and record.get("links"):
+            redirect_to = record["links"][0]
+        outcome = _Outcome(record["url"], status, error and error["kind"], error and error["message"],
+                           redirect_to)
+        self._outcomes[record["requested_url"]] = outcome
+        for url in (*record.get("redirects", ()), record["url"]):
+            self._outcomes.setdefault(url, outcome)
+        if record.get("depth") == 0:
+            self._seeds.add(record["requested_url"])
+        if record.get("anchors") is not None:
+            self._anchors[record["url"]] = frozenset(record["anchors"])
+        refs = record.get("refs")
+        if refs:
+            self._pages += 1
+            for url, fragment, text, tag in refs:
+                self._links[url].add((record["url"], fragment, text or f"<{tag}>"))
+
+    def add_all(self, records: Iterable[Mapping[str, Any]]) -> ReportBuilder:
+        """add() each record; return self."""
+        for record in records:
+            self.add(record)
+        return self
+
+    def build(self) -> CheckReport:
+        """Resolve every linked URL (and every seed) to its outcome and sort the findings."""
+        checked, broken, disallowed = [], [], []
+        for url in sorted(set(self._links) | self._seeds):
+            outcome = self._resolve(url)
+            if outcome is None:
+                continue  # never asked: outside the scope, too deep, past --max-pages ...
+            links = self._links.get(url, set())
+            target = Target(url, outcome.status, outcome.error,
+                            _referrers((page, text) for page, _, text in links),
+                            outcome.url if outcome.url != url else None)
+            if outcome.error_kind in SKIPPED_ERRORS:
+                disallowed.append(target)
+                continue
+            checked.append(target)
+            if is_broken(outcome.status, outcome.error_kind):
+                broken.append(target)
+            elif self.check_fragments:
+                broken.extend(self._missing_anchors(target, outcome, links))
+        broken.sort(key=lambda t: t.url)
+        return CheckReport(self._pages, tuple(checked), tuple(broken), tuple(disallowed))
+
+    def _resolve(self, url: str) -> _Outcome | None:
+        """The outcome of asking for url, following the redirects the crawl did not follow itself."""
+        passed: set[str] = set()
+        outcome = self._outcomes.get(url)
+        while outcome is not None and outcome.redirect_to is not None and url not in passed:
+            passed.add(url)
+            url = outcome.redirect_to
+            outcome = self._outcomes.get(url)
+        return outcome
+
+    def _missing_anchors(self, target: Target, outcome: _Outcome,
+                         links: set[tuple[str, str, str]]) -> list[Target]:
+        """One broken target per fragment that the target page does not define."""
+        anchors = self._anchors.get(outcome.url)
+        if anchors is None:
+            return []  # not an HTML page, or not read: nothing to judge
+        missing: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for page, fragment, text in links:
+            if not fragment_found(fragment, anchors):
+                missing[fragment].append((page, text))
+        return [Target(f"{target.url}#{fragment}", outcome.status, f"no anchor #{fragment} on the page",
+                       _referrers(referrers), target.final_url) for fragment, referrers in missing.items()]
+
+
+def _referrers(pairs: Iterable[tuple[str, str]]) -> tuple[Referrer, ...]:
+    """Referrers in a stable order (the crawl meets them in an order that varies)."""
+    return tuple(Referrer(url, text) for url, text in sorted(set(pairs)))
+
+
+__all__ = ["CheckReport", "Referrer", "ReportBuilder", "Target"]
