@@ -148,7 +148,8 @@ def test_the_sweep_says_why_wherever_async_trailed_threads() -> None:
     sentences = explain_sweep(report)
     behind = [s for s in sentences if s.startswith("At ")]
     assert behind == [("At 8, async (106 pages/s) trailed threaded (135): async was held back by one core "
-                      "(0.9 CPUs busy in the event loop's thread); threaded by the width (8 in flight ÷ 50 ms).")]
+                      "(0.9 CPUs busy in the event loop's thread); threaded by the width (8 in flight ÷ 50 ms); "
+                       "each request slot turned over every 75.5 ms against threads' 59.3 ms.")]
 
 
 def test_the_links_lesson_is_to_overlap_the_waits() -> None:
