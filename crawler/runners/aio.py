@@ -224,7 +224,7 @@ class AsyncRunner:
     def _new_batcher(self, pool: ProcessPoolExecutor) -> ParseBatcher:
         """The batcher of the pool, which replaces the pool with another when a worker dies."""
         return ParseBatcher(pool, self.config.effective_parse_workers, self._work,
-                            replace_pool=self._forkserver_pool)
+                            replace_pool=self._forkserver_pool, more_coming=lambda: self._fetching > 0)
 
 
 def _can_fork() -> bool:

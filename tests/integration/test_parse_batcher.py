@@ -60,6 +60,13 @@ async def test_a_lone_page_is_sent_without_waiting_for_company(pool: CountingPoo
     assert result.title == "page 1" and pool.submitted == 1
 
 
+async def test_a_page_leaves_at_once_when_no_other_can_join_it(pool: CountingPool) -> None:
+    # A wait far longer than the test's timeout: only more_coming() can send the page.
+    batcher = ParseBatcher(pool, workers=1, max_wait=3600, more_coming=lambda: False)
+    result = await asyncio.wait_for(batcher.parse(page(1), "http://a.test/", None), timeout=10)
+    assert result.title == "page 1" and pool.submitted == 1
+
+
 async def test_a_dead_worker_fails_the_pages_instead_of_hanging(pool: CountingPool) -> None:
     batcher = ParseBatcher(pool, workers=1)
     for process in list(pool._processes.values()):
