@@ -103,7 +103,7 @@ def test_threads_with_one_core_busy_are_gil_bound() -> None:
 
 def test_every_core_busy_is_named() -> None:
     modes = summary(run("process", 10.0, 19.0, main_cpu=2.0))
-    assert bound("process", modes["process"], SETTINGS) == ("cores", "the CPUs (all 2 busy: 1.9)")
+    assert bound("process", modes["process"], SETTINGS) == ("cores", "the CPUs (1.9 of 2 busy)")
 
 
 def test_the_event_loop_on_one_core_is_named() -> None:
@@ -174,3 +174,13 @@ def test_the_soup_lesson_says_so_when_no_mode_used_more_than_one_core() -> None:
     text = lesson({"modes": modes, "settings": {**SETTINGS, "workload": "soup"}})
     assert text.endswith("using every core for it is what pays; here no mode kept more than 1.0 of 2 CPUs busy, "
                          "so the fastest, async, reached 128 pages/s, against threads' 1.0 CPUs and 120 pages/s.")
+
+
+@pytest.mark.parametrize("own, where", [(0.3, ("ran with the parse in its 2 parse workers, on every CPU: 4.70 CPU-s "
+                                              "there against 0.30")),
+                                        (4.2, "ran in the crawling process, on one core: 4.20 CPU-s there")])
+def test_where_async_ran_the_page_hook_comes_from_its_cpu_split(own: float, where: str) -> None:
+    modes = summary(run("async", 3.0, 5.0, width=64, main_cpu=own))
+    text = " ".join(explain({"modes": modes, "settings": {**SETTINGS, "workload": "soup"}, "same_pages": True,
+                             "comparable": True, "page_count": 600}))
+    assert f"Its page hook {where}" in text and "link extraction" not in text
