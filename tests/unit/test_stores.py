@@ -120,7 +120,7 @@ def test_committed_work_survives_and_in_flight_requests_go_back_in_line(tmp_path
     store = SqliteFrontier(tmp_path)
     assert store.pending_count() == 3 and store.seen_count() == 3
     assert [store.pop("site.test").url for _ in range(3)] == [first.url, ROOT + "b", ROOT + "c"]
-    assert store.seen(ROOT + "a")
+    assert store.seen(ROOT + "a") and sorted(store.seen_urls()) == [ROOT + name for name in "abc"]
     store.close()
 
 
