@@ -30,7 +30,9 @@ class Sink(Protocol):
     """An async destination for records; each write stores one whole record.
 
     A sink may also define ``async write_many(records)``: the crawler then hands it
-    each batch of records that arrived together, to store in one go.
+    each batch of records that arrived together, to store in one go. A durable sink
+    defines ``async repair(journal) -> int`` too: before a crawl over a durable store
+    starts, it is made to hold exactly the journal's records (see the module docstring).
     """
 
     async def write(self, record: PageRecord) -> None:
