@@ -40,6 +40,7 @@ class Crawler:
         self.warc = warc
         self.on_page = on_page
         self.store: FrontierStore = store if store is not None else MemoryFrontier()
+        self._own_store = store is None
         self._core: CrawlCore | None = None
         self._repaired = False
 
@@ -66,6 +67,8 @@ class Crawler:
 
     async def crawl(self, seeds: str | Iterable[str]) -> AsyncIterator[PageRecord]:
         """Crawl from seeds, writing each record to the sink and yielding it."""
+        if self._core is not None and self._own_store:
+            self.store = MemoryFrontier()  # each crawl of its own store starts afresh
         await self.repair()
         core = self._core = CrawlCore(self.config, self.store)
         if self.warc is not None:
