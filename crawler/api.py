@@ -72,7 +72,7 @@ class Crawler:
         await self.repair()
         core = self._core = CrawlCore(self.config, self.store)
         if self.warc is not None:
-            await self._journal(core, self.warc.start(_mark(core.store)))
+            await self._journal(self.warc.start(_mark(self.store)))
         core.add_seeds([seeds] if isinstance(seeds, str) else seeds)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         # Every mode hands records over on this loop; blocking ones run in a thread.
@@ -83,7 +83,7 @@ class Crawler:
                 if self.warc is not None:
                     # WARC records first, then their mark in the same commit as the records:
                     # a resume cuts whatever was written after the last mark saved.
-                    _save_mark(core.store, await self.warc.write(batch))
+                    _save_mark(self.store, await self.warc.write(batch))
                 # A durable store saves records before the sink sees them, so a crash loses
                 # no record it cannot write again (repair() writes it on the next run).
                 self.store.commit(batch)
@@ -92,17 +92,16 @@ class Crawler:
                     yield record
             task.result()  # surface a driver failure instead of ending quietly
             if self.warc is not None and (leftover := core.leftover_exchanges()):
-                await self._journal(core, self.warc.write((), leftover))
+                await self._journal(self.warc.write((), leftover))
         finally:
             if not task.done():
                 core.stop()
                 await asyncio.wait({task})
 
-    @staticmethod
-    async def _journal(core: CrawlCore, written: Awaitable[str]) -> None:
+    async def _journal(self, written: Awaitable[str]) -> None:
         """Wait for a WARC write, then make its mark durable with whatever the core did."""
-        _save_mark(core.store, await written)
-        core.store.commit()
+        _save_mark(self.store, await written)
+        self.store.commit()
 
     def stop(self) -> None:
         """Start no new requests; the crawl ends once in-flight ones settle."""
