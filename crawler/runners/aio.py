@@ -44,6 +44,10 @@ STOP_GRACE_SECONDS = 2.0
 PARSE_BACKLOG = 3
 # ... and at most this many bytes of bodies in all: a site of 10 MB pages must not fill the RAM.
 PARSE_BACKLOG_BYTES = 64 * 1024 * 1024
+# Pages per pool round trip when a page hook runs there. A trip costs the loop ~0.4 ms,
+# a page with a soup 5-20 ms: a few pages make the trip's cost small, and many would hold
+# back each page's links (and so the frontier) for a whole batch's parse.
+HOOKED_BATCH = 4
 
 
 class AsyncRunner:
@@ -224,7 +228,8 @@ class AsyncRunner:
     def _new_batcher(self, pool: ProcessPoolExecutor) -> ParseBatcher:
         """The batcher of the pool, which replaces the pool with another when a worker dies."""
         return ParseBatcher(pool, self.config.effective_parse_workers, self._work,
-                            replace_pool=self._forkserver_pool, more_coming=lambda: self._fetching > 0)
+                            replace_pool=self._forkserver_pool, more_coming=lambda: self._fetching > 0,
+                            max_batch=HOOKED_BATCH if self._scraper is not None else 64)
 
 
 def _can_fork() -> bool:
