@@ -20,7 +20,6 @@ URLs are queued, and a hook that failed leaves an error on the record.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import inspect
 import logging
 import os
@@ -198,20 +197,10 @@ _installed: Scraper | None = None
 ScrapeJob = tuple[CrawlRequest, FetchResult]
 
 
-# Allocations between young-generation collections in a worker that builds soups (CPython's
-# default is 2,000). A soup is thousands of objects in reference cycles, garbage as soon as
-# its hook returns: collecting every few pages, not several times a page, saved ~7% of the
-# CPU of soup plus the issue's hook on demo pages, for ~3 MB more per worker.
-SOUP_GC_THRESHOLD = 20_000
-
-
 def install(scraper: Scraper | None) -> None:
     """Give this parse worker the scraper that scrape_pages runs (from the pool's initializer)."""
     global _installed
     _installed = scraper
-    if scraper is not None:
-        gc.freeze()  # what the worker started with (a forked crawl's whole heap) is never garbage
-        gc.set_threshold(SOUP_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def scrape_pages(jobs: list[ScrapeJob]) -> list[ParseResult]:
