@@ -22,8 +22,9 @@ from ..core import CrawlCore
 from ..hooks import PageHook, is_async
 from ..models import PageRecord
 from .aio import AsyncRunner
+from .blocking import BlockingRunner
 from .process import ProcessRunner
-from .sync import BlockingRunner, SyncRunner
+from .sync import SyncRunner
 from .threaded import ThreadedRunner
 
 Runner = AsyncRunner | BlockingRunner

@@ -32,7 +32,7 @@ from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResu
 from ..parsing import parse_page, parse_pages, parser_for
 from .batcher import ParseBatcher, WorkerDied
 from .lifeline import follow
-from .sync import internal_error
+from .work import internal_error
 
 # How long in-flight requests may run on after a stop before they are cancelled.
 STOP_GRACE_SECONDS = 2.0

@@ -30,9 +30,9 @@ from ..hooks import PageHook, Scraper
 from ..models import CrawlRequest, ErrorInfo, FetchResult, PageRecord
 from ..outbound import Origin
 from ..parsing import PageParser, parser_for
+from .blocking import PoolRunner, Work
 from .lifeline import follow
-from .sync import NeedsParse, Outcome, fetch_and_parse
-from .threaded import PoolRunner, Work
+from .work import NeedsParse, Outcome, fetch_and_parse
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,3 +124,11 @@ def test_the_import_graph_has_no_cycles() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+
+
+def test_no_driver_imports_another_driver() -> None:
+    # What drivers share lives beside them (runners.work, runners.blocking), so each
+    # driver can change without touching the others.
+    drivers = {f"crawler.runners.{mode}" for mode in ("aio", "sync", "threaded", "process")}
+    graph = _graph()
+    assert {driver: graph[driver] & drivers for driver in drivers} == {driver: set() for driver in drivers}
