@@ -287,8 +287,9 @@ def _link_text(tag: str, attrib: _Attributes) -> str:
     """What a reader sees of a link: its text (or title); an image's or area's alt text."""
     text = ""
     if tag == "a":
-        itertext = getattr(attrib, "itertext", None)  # an element of the tree, not a bare start tag
-        text = "".join(itertext()) if itertext is not None else ""
+        if isinstance(attrib, etree._Element):  # an element of the tree, not a bare start tag
+            # Most links hold only text: its .text, without walking a subtree.
+            text = "".join(attrib.itertext()) if len(attrib) else attrib.text or ""
     elif tag in ("img", "area"):
         text = attrib.get("alt") or ""
     text = " ".join(text.split()) or " ".join((attrib.get("title") or "").split())
@@ -371,7 +372,8 @@ def _summarise(found: _Collector, url: str, encoding: str, max_links: int) -> Pa
     """Resolve what the walk found into the page's ParseResult."""
     # WHATWG: a <base href> that does not parse leaves the page URL as the base.
     base = (normalize_url(found.base, url) if found.base is not None else None) or url
-    links, nofollow = _resolve_links(found.hrefs, base, max_links)
+    canonical: dict[str, str | None] = {}  # raw href -> canonical URL, shared so refs resolve each once
+    links, nofollow = _resolve_links(found.hrefs, base, max_links, canonical)
     meta_nofollow = not found.robots.isdisjoint(("nofollow", "none"))
     return ParseResult(
         links=links,
@@ -380,24 +382,28 @@ def _summarise(found: _Collector, url: str, encoding: str, max_links: int) -> Pa
         meta_nofollow=meta_nofollow,
         meta_noindex=not found.robots.isdisjoint(("noindex", "none")),
         encoding=encoding,
-        refs=_resolve_refs(found.refs, base, max_links) if found.check else (),
+        refs=_resolve_refs(found.refs, base, max_links, canonical) if found.check else (),
         anchors=found.anchors,
     )
 
 
-def _resolve_refs(refs: list[tuple[str, str, str]], base: str, max_links: int) -> tuple[LinkRef, ...]:
-    """Each distinct (target, fragment, text, tag) of the page's links, in page order."""
+def _resolve_refs(refs: list[tuple[str, str, str]], base: str, max_links: int,
+                  canonical: dict[str, str | None]) -> tuple[LinkRef, ...]:
+    """Each distinct (target, fragment, text, tag) of the page's links, in page order.
+
+    canonical holds the hrefs _resolve_links already normalised (most of them).
+    """
     normalize = link_normalizer(base)
-    resolved: dict[LinkRef, None] = {}
+    resolved: dict[tuple[str, str, str, str], None] = {}  # plain tuples: cheaper to hash than LinkRefs
     for raw, text, tag in refs:
-        url = normalize(raw)
+        url = canonical[raw] if raw in canonical else normalize(raw)
         if url is None:
             continue
         fragment = unquote(raw.partition("#")[2]) if "#" in raw else ""
-        resolved[LinkRef(url, fragment, text, tag)] = None
+        resolved[(url, fragment, text, tag)] = None
         if len(resolved) >= max_links:
             break
-    return tuple(resolved)
+    return tuple(LinkRef(*ref) for ref in resolved)
 
 
 def _clean_title(title: str | None) -> str | None:
@@ -406,11 +412,13 @@ def _clean_title(title: str | None) -> str | None:
 
 
 def _resolve_links(
-    hrefs: list[tuple[str, bool]], base: str, max_links: int
+    hrefs: list[tuple[str, bool]], base: str, max_links: int, canonical: dict[str, str | None]
 ) -> tuple[tuple[str, ...], frozenset[str]]:
-    """Return the first max_links distinct canonical links in page order, and those only ever nofollow."""
+    """Return the first max_links distinct canonical links in page order, and those only ever nofollow.
+
+    canonical (empty on entry) is filled with each href normalised: pages repeat hrefs.
+    """
     normalize = link_normalizer(base)
-    canonical: dict[str, str | None] = {}  # pages repeat hrefs; normalise each once
     ordered: dict[str, None] = {}
     followed: set[str] = set()
     unfollowed: set[str] = set()
