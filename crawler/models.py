@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 # "head" and "check" are link checks (crawler check): a target outside the crawl asked about
 # with HEAD, or with GET when HEAD was refused or its anchors are wanted; never crawled.
@@ -109,9 +109,11 @@ class HookOutput:
     error: ErrorInfo | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LinkRef:
+class LinkRef(NamedTuple):
     """One link on a page as a link check reports it: target, fragment, text and element."""
+
+    # A named tuple, not a dataclass: a check's parse results carry dozens a page from the
+    # parse workers, and a tuple is built, hashed and pickled several times faster.
 
     url: str
     fragment: str = ""
@@ -120,7 +122,7 @@ class LinkRef:
 
     def to_list(self) -> list[str]:
         """The compact JSON form used in records: [url, fragment, text, tag]."""
-        return [self.url, self.fragment, self.text, self.tag]
+        return list(self)
 
 
 @dataclass(frozen=True, slots=True)

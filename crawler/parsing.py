@@ -394,16 +394,16 @@ def _resolve_refs(refs: list[tuple[str, str, str]], base: str, max_links: int,
     canonical holds the hrefs _resolve_links already normalised (most of them).
     """
     normalize = link_normalizer(base)
-    resolved: dict[tuple[str, str, str, str], None] = {}  # plain tuples: cheaper to hash than LinkRefs
+    resolved: dict[LinkRef, None] = {}
     for raw, text, tag in refs:
         url = canonical[raw] if raw in canonical else normalize(raw)
         if url is None:
             continue
         fragment = unquote(raw.partition("#")[2]) if "#" in raw else ""
-        resolved[(url, fragment, text, tag)] = None
+        resolved[LinkRef(url, fragment, text, tag)] = None
         if len(resolved) >= max_links:
             break
-    return tuple(LinkRef(*ref) for ref in resolved)
+    return tuple(resolved)
 
 
 def _clean_title(title: str | None) -> str | None:
