@@ -129,7 +129,7 @@ class ReportBuilder:
                 continue  # never asked: outside the scope, too deep, past --max-pages ...
             links = self._links.get(url, set())
             target = Target(url, outcome.status, outcome.error,
-                            _referrers((page, text) for page, _, text in links),
+                            _referrers({(page, text) for page, _, text in links}),
                             outcome.url if outcome.url != url else None)
             if outcome.error_kind in SKIPPED_ERRORS:
                 disallowed.append(target)
