@@ -34,14 +34,14 @@ _EXPORTS = {
     "Follow": "hooks",
     "FrontierStore": "frontier",
     "JsonLinesSink": "sinks",
-    "MemoryFrontier": "frontier",
+    "MemoryFrontier": "stores.memory",
     "NullSink": "sinks",
     "PageHook": "hooks",
     "PageRecord": "models",
     "ParseResult": "models",
     "Sink": "sinks",
-    "SqliteFrontier": "state",
-    "StateError": "state",
+    "SqliteFrontier": "stores.sqlite",
+    "StateError": "stores.sqlite",
     "StdoutSink": "sinks",
     "WarcSink": "sinks.warc",
     "crawl": "api",
@@ -81,12 +81,13 @@ if TYPE_CHECKING:
     from .api import Crawler, crawl
     from .config import ConfigError, CrawlConfig, load_config
     from .core import CrawlCore, CrawlStats
-    from .frontier import FrontierStore, MemoryFrontier
+    from .frontier import FrontierStore
     from .hooks import Follow, PageHook, in_crawl_process
     from .models import CrawlRequest, ErrorInfo, FetchResult, PageRecord, ParseResult
     from .sinks import JsonLinesSink, NullSink, Sink, StdoutSink
     from .sinks.warc import WarcSink
-    from .state import SqliteFrontier, StateError
+    from .stores.memory import MemoryFrontier
+    from .stores.sqlite import SqliteFrontier, StateError
 
 
 def __getattr__(name: str) -> Any:

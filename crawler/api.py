@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from .config import CrawlConfig, config_from_mapping
 from .core import CrawlCore, CrawlStats
-from .frontier import FrontierStore, MemoryFrontier
+from .frontier import FrontierStore
 from .hooks import PageHook
 from .models import PageRecord
 from .runners import run_crawl
 from .sinks import Journal, NullSink, Sink
+from .stores.memory import MemoryFrontier
 
 if TYPE_CHECKING:
     from .sinks.warc import WarcSink  # imported by whoever makes one: warcio loads only then

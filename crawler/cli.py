@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import MODES, ConfigError, CrawlConfig, load_config
 from .errors import OutputError
-from .state import StateError
+from .stores.sqlite import StateError
 from .urls import canonical_hostname, normalize_url
 from .version import __version__
 from .workloads import WORKLOADS
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .resume import ResumeInfo
     from .sinks import Sink
     from .sinks.warc import WarcSink
-    from .state import SqliteFrontier
+    from .stores.sqlite import SqliteFrontier
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -409,7 +409,7 @@ def _crawl_with_state(args: argparse.Namespace, config: CrawlConfig, seeds: list
                       output: str | None) -> int:
     """--state DIR: continue the crawl saved in DIR (repairing the output), or start it there."""
     from .resume import begin
-    from .state import SqliteFrontier
+    from .stores.sqlite import SqliteFrontier
 
     try:
         with SqliteFrontier(args.state, fresh=args.fresh) as store:

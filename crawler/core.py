@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from .config import CrawlConfig
 from .cookies import CookieJar
 from .errors import ErrorKind
-from .frontier import FrontierStore, MemoryFrontier
+from .frontier import FrontierStore
 from .linkcheck import CHECK_KINDS, check_kind, checks_outside, head_refused
 from .models import (
     REDIRECT_STATUSES,
@@ -53,6 +53,7 @@ from .retry import is_retryable, retry_wait
 from .robots import RobotsRules, judge_robots, robots_url
 from .sitemaps import default_sitemap_url, parse_sitemap
 from .slots import LocalSlots, Slots
+from .stores.memory import MemoryFrontier
 from .urls import canonical_netloc, normalize_url
 
 # Sitemap files read in one crawl at most: an index of indexes cannot make the crawl read for ever.

@@ -1,6 +1,6 @@
 """Resuming a saved crawl: which settings make it the same crawl, and whether anything is left.
 
-The store only keeps what it is given (:meth:`~crawler.state.SqliteFrontier.begin`
+The store only keeps what it is given (:meth:`~crawler.stores.sqlite.SqliteFrontier.begin`
 saves and checks an identity); these decisions are the crawl's, made here once for
 every durable back end.
 """

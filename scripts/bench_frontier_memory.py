@@ -39,8 +39,8 @@ def grow(store_name: str, urls: int, batch: int, pops: int) -> dict:
     """Feed urls new URLs (and as many duplicates) through a core on the store; return figures."""
     from crawler.config import CrawlConfig
     from crawler.core import CrawlCore
-    from crawler.frontier import MemoryFrontier
-    from crawler.state import SqliteFrontier
+    from crawler.stores.memory import MemoryFrontier
+    from crawler.stores.sqlite import SqliteFrontier
 
     directory = tempfile.mkdtemp(prefix="bench-frontier-")
     store = SqliteFrontier(directory) if store_name == "sqlite" else MemoryFrontier()

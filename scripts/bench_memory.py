@@ -122,8 +122,8 @@ def store_memory(store_name: str, how: str, urls: int) -> dict[str, object]:
     """In this process: bytes per URL of a store fed urls URLs (how: seen or queued)."""
     from crawler.config import CrawlConfig
     from crawler.core import CrawlCore
-    from crawler.frontier import MemoryFrontier
-    from crawler.state import SqliteFrontier
+    from crawler.stores.memory import MemoryFrontier
+    from crawler.stores.sqlite import SqliteFrontier
 
     directory = tempfile.mkdtemp(prefix="bench-memory-")
     store = SqliteFrontier(directory) if store_name == "sqlite" else MemoryFrontier()

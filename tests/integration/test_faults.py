@@ -23,9 +23,10 @@ import pytest
 
 import crawler
 from crawler.config import MODES, CrawlConfig
-from crawler.frontier import FrontierStore, MemoryFrontier
+from crawler.frontier import FrontierStore
 from crawler.models import PageRecord
-from crawler.state import SqliteFrontier
+from crawler.stores.memory import MemoryFrontier
+from crawler.stores.sqlite import SqliteFrontier
 
 from .hostile_server import GIVE_UP_KINDS, HOPELESS, FaultSite, ServerThread
 

@@ -14,7 +14,7 @@ from crawler import Crawler, Follow, PageRecord
 from crawler.cli import main
 from crawler.demo import expected_urls
 from crawler.frontier import FrontierStore
-from crawler.state import SqliteFrontier
+from crawler.stores.sqlite import SqliteFrontier
 
 from ..conftest import SMALL_SITE
 from .sites import (

@@ -27,7 +27,7 @@ from crawler.config import MODES, CrawlConfig
 from crawler.fetchers import AsyncFetcher, BlockingFetcher
 from crawler.fetchers.guard import is_public_address
 from crawler.models import CrawlRequest, FetchResult
-from crawler.state import DB_NAME
+from crawler.stores.sqlite import DB_NAME
 from crawler.urls import canonical_hostname, normalize_url
 
 from .hostile_server import (

@@ -15,7 +15,7 @@ import crawler
 from crawler.demo import expected_urls
 from crawler.models import CrawlRequest, PageRecord
 from crawler.sinks import Sink, encode_record
-from crawler.state import SqliteFrontier
+from crawler.stores.sqlite import SqliteFrontier
 
 from ..conftest import SMALL_SITE
 from ..unit.test_stores import record

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "crawler"
 LAYERS: list[tuple[str, set[str]]] = [
     ("values", {"version", "errors", "models", "urls", "config", "http_settings"}),
     ("decisions", {"robots", "policy", "retry", "sitemaps", "parsing", "slots", "outbound", "cookies", "linkcheck"}),
-    ("storage", {"frontier", "fingerprints", "state", "stores"}),
+    ("storage", {"frontier", "fingerprints", "stores"}),
     ("fetchers", {"fetchers"}),
     ("sinks", {"sinks"}),
     ("core", {"core", "resume"}),

@@ -12,8 +12,8 @@ from bs4 import BeautifulSoup
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.models import ParseResult
 from crawler import parsing
+from crawler.models import ParseResult
 from crawler.parsing import MAX_HREFS, decode_html, is_html, make_soup, parse_page
 
 PAGE = "http://example.com/dir/page.html"

@@ -19,11 +19,12 @@ import pytest
 from crawler.config import CrawlConfig
 from crawler.core import CrawlCore
 from crawler.errors import OutputError
-from crawler.frontier import FrontierStore, MemoryFrontier
+from crawler.frontier import FrontierStore
 from crawler.models import CrawlRequest, FetchResult, PageRecord
 from crawler.resume import ResumeInfo, begin
 from crawler.sinks import JsonLinesSink, encode_record
-from crawler.state import DB_NAME, SqliteFrontier, StateError
+from crawler.stores.memory import MemoryFrontier
+from crawler.stores.sqlite import DB_NAME, SqliteFrontier, StateError
 
 from .test_core import ROOT, Clock, html, redirect
 

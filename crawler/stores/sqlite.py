@@ -45,8 +45,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from .models import CrawlRequest, PageRecord, RecordTally
-from .urls import canonical_netloc
+from ..models import CrawlRequest, PageRecord, RecordTally
+from ..urls import canonical_netloc
 
 DB_NAME = "state.sqlite3"
 FORMAT = "1"
