@@ -87,7 +87,7 @@ class Crawler:
                     _save_mark(self.store, await self.warc.write(batch))
                 # A durable store saves records before the sink sees them, so a crash loses
                 # no record it cannot write again (repair() writes it on the next run).
-                self.store.commit(batch)
+                batch = list(self.store.commit(batch))
                 await _write(self.sink, batch)
                 for record in batch:
                     yield record

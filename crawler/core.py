@@ -52,7 +52,7 @@ from .policy import PATH_TOKENS, Scope, TrapGuard
 from .retry import is_retryable, retry_wait
 from .robots import RobotsRules, judge_robots, robots_url
 from .sitemaps import default_sitemap_url, parse_sitemap
-from .slots import LocalSlots, Slots
+from .slots import Slots
 from .stores.memory import MemoryFrontier
 from .urls import canonical_netloc, normalize_url
 
@@ -113,7 +113,7 @@ class CrawlCore:
     ) -> None:
         self.config = config
         self.store: FrontierStore = store if store is not None else MemoryFrontier()
-        self.slots: Slots = slots if slots is not None else LocalSlots(config.per_host, config.delay)
+        self.slots: Slots = slots if slots is not None else self.store.slots(config.per_host, config.delay)
         self.scope = Scope.for_seeds([], config)
         self.traps = TrapGuard.for_config(config)
         self._jar = CookieJar() if config.cookie_jar else None

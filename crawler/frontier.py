@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from .models import CrawlRequest, PageRecord
+from .slots import Slots
 
 
 class FrontierStore(Protocol):
@@ -59,8 +60,15 @@ class FrontierStore(Protocol):
         A durable store keeps a request with a record in flight until commit() saves the record.
         """
 
-    def commit(self, records: Sequence[PageRecord] = ()) -> None:
-        """Make the work so far durable, with records saved as the next ones, in order."""
+    def commit(self, records: Sequence[PageRecord] = ()) -> Sequence[PageRecord]:
+        """Make the work so far durable, with records saved as the next ones, in order.
+
+        Returns the records saved: all of them, but in a store shared by several workers,
+        which refuses a record whose request another worker took over (its lease ran out).
+        """
+
+    def slots(self, per_host: int, delay: float) -> Slots:
+        """Where the politeness of the crawl's hosts lives: this process, or every worker's store."""
 
     # Optional, for durable stores: ``mark(name)`` and ``save_mark(name, mark)`` keep where an
     # appending sink's output ended (WARC files), saved in the same commit as the records

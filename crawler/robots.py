@@ -40,6 +40,7 @@ class RobotsRules:
 
     parser: Protego | None = None
     allow_all: bool = True
+    text: str | None = None  # the file the parser read: what a shared store keeps (Redis)
 
     def allows(self, url: str, user_agent: str) -> bool:
         """True when the rules let user_agent fetch url."""
@@ -73,7 +74,7 @@ def rules_from_response(status: int, body: bytes) -> RobotsRules | None:
     """Rules for a robots.txt answer, or None when it must be fetched again (5xx, 429)."""
     if 200 <= status < 300:
         text = body[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
-        return RobotsRules(parser=Protego.parse(text))
+        return RobotsRules(parser=Protego.parse(text), text=text)
     if status == 429 or status >= 500:
         return None
     return ALLOW_ALL

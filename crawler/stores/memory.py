@@ -8,6 +8,7 @@ from typing import Any
 
 from ..fingerprints import FingerprintSet
 from ..models import CrawlRequest, PageRecord
+from ..slots import LocalSlots, Slots
 from ..urls import canonical_netloc
 
 
@@ -74,8 +75,13 @@ class MemoryFrontier:
     def record_done(self, request: CrawlRequest, record: PageRecord | None) -> None:
         """Nothing to keep: memory does not survive a crash anyway."""
 
-    def commit(self, records: Sequence[PageRecord] = ()) -> None:
-        """Nothing to make durable."""
+    def commit(self, records: Sequence[PageRecord] = ()) -> Sequence[PageRecord]:
+        """Nothing to make durable: every record is saved as it is."""
+        return records
+
+    def slots(self, per_host: int, delay: float) -> Slots:
+        """The slots of this process."""
+        return LocalSlots(per_host, delay)
 
     def totals(self) -> dict[str, Any]:
         """No previous run: no counters."""

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from ..models import CrawlRequest, PageRecord, RecordTally
+from ..slots import LocalSlots, Slots
 from ..urls import canonical_netloc
 
 DB_NAME = "state.sqlite3"
@@ -187,7 +188,7 @@ class SqliteFrontier:
             with self._lock:
                 self._finish(request.origin_url)
 
-    def commit(self, records: Sequence[PageRecord] = ()) -> None:
+    def commit(self, records: Sequence[PageRecord] = ()) -> Sequence[PageRecord]:
         """Make everything so far durable, with records saved as the next ones, in order."""
         with self._lock:
             for record in records:
@@ -195,6 +196,11 @@ class SqliteFrontier:
             if records:
                 self._set_meta("totals", json.dumps(self._tally.to_dict()))
             self._db.commit()
+        return records
+
+    def slots(self, per_host: int, delay: float) -> Slots:
+        """The slots of this process: one crawl uses the database at a time."""
+        return LocalSlots(per_host, delay)
 
     def mark(self, name: str) -> str | None:
         """The journal mark an appending sink saved last (see save_mark), or None."""
