@@ -56,6 +56,8 @@ from .slots import Slots
 from .stores.memory import MemoryFrontier
 from .urls import canonical_netloc, normalize_url
 
+# How often a worker of a shared crawl with nothing to do asks for work again.
+SHARED_POLL = 0.1
 # Sitemap files read in one crawl at most: an index of indexes cannot make the crawl read for ever.
 MAX_SITEMAPS = 1000
 
@@ -230,6 +232,10 @@ class CrawlCore:
                 times.append(free_at)
         if self._deadline is not None:
             times.append(self._deadline)
+        if not pending and self.store.pending_count():
+            # Requests pending but none here: a shared store's other workers hold them, and
+            # what they queue or give back may be claimed at any moment.
+            times.append(now + SHARED_POLL)
         return max(0.0, min(times) - now) if times else None
 
     @property
