@@ -400,7 +400,7 @@ def _resolve_refs(refs: list[tuple[str, str, str]], base: str, max_links: int,
         if url is None:
             continue
         fragment = unquote(raw.partition("#")[2]) if "#" in raw else ""
-        resolved[LinkRef(url, fragment, text, tag)] = None
+        resolved[(url, fragment, text, tag)] = None
         if len(resolved) >= max_links:
             break
     return tuple(resolved)

@@ -15,7 +15,7 @@ from crawler.check.report import CheckReport, ReportBuilder
 from crawler.config import CrawlConfig
 from crawler.core import CrawlCore
 from crawler.linkcheck import checks_outside, fragment_found, head_refused, is_broken
-from crawler.models import FetchResult, LinkRef, ParseResult
+from crawler.models import FetchResult, ParseResult
 from crawler.parsing import parse_for_anchors, parse_for_check, parse_page
 
 from .test_core import Clock
@@ -78,10 +78,10 @@ def test_a_check_parse_takes_every_link_with_its_text_and_fragment() -> None:
     parsed = parse_for_check(PAGE, ROOT)
     assert parsed.links == tuple(ROOT + p for p in ("s.css", "a.js", "x", "i.png", "j.png", "area", "frame"))
     assert parsed.refs == (
-        LinkRef(ROOT + "s.css", "", "", "link"), LinkRef(ROOT + "a.js", "", "", "script"),
-        LinkRef(ROOT + "x", "Part 1", "Read more", "a"), LinkRef(ROOT + "x", "", "Titled", "a"),
-        LinkRef(ROOT + "i.png", "", "Logo", "img"), LinkRef(ROOT + "j.png", "", "", "img"),
-        LinkRef(ROOT + "area", "", "Region", "area"), LinkRef(ROOT + "frame", "", "", "iframe"),
+        (ROOT + "s.css", "", "", "link"), (ROOT + "a.js", "", "", "script"),
+        (ROOT + "x", "Part 1", "Read more", "a"), (ROOT + "x", "", "Titled", "a"),
+        (ROOT + "i.png", "", "Logo", "img"), (ROOT + "j.png", "", "", "img"),
+        (ROOT + "area", "", "Region", "area"), (ROOT + "frame", "", "", "iframe"),
     )
     assert parsed.anchors is None
     assert parse_for_anchors(PAGE, ROOT).anchors == frozenset({"sec", "old"})
@@ -104,11 +104,11 @@ def drive(core: CrawlCore, site: dict[str, Any]) -> list[Any]:
         records += core.complete(request, fetch, parsed if core.needs_parse(request, fetch) else None)
     return records + core.drain()
 
-def page(url: str, *refs: LinkRef) -> tuple[FetchResult, ParseResult]:
-    """A fetched HTML page whose check parse found refs."""
+def page(url: str, *targets: str) -> tuple[FetchResult, ParseResult]:
+    """A fetched HTML page whose check parse found a link (without text) to each target."""
     fetch = FetchResult(url=url, status=200, content_type="text/html", body=b"<html>", size=6)
-    return fetch, ParseResult(links=tuple(dict.fromkeys(r.url for r in refs)), refs=refs, title="t",
-                              anchors=frozenset({"here"}))
+    return fetch, ParseResult(links=tuple(dict.fromkeys(targets)), refs=tuple((t, "", "", "a") for t in targets),
+                              title="t", anchors=frozenset({"here"}))
 
 
 def check_core(**settings: Any) -> CrawlCore:
@@ -128,8 +128,8 @@ def test_external_links_are_checked_once_with_head_never_crawled() -> None:
             return FetchResult(url=request.url, status=405 if request.method == "HEAD" else status)
         return respond
 
-    site = {ROOT: page(ROOT, LinkRef(EXT + "a"), LinkRef(EXT + "b"), LinkRef(ROOT + "p")),
-            ROOT + "p": page(ROOT + "p", LinkRef(EXT + "a")), EXT + "a": answer(200), EXT + "b": answer(404)}
+    site = {ROOT: page(ROOT, EXT + "a", EXT + "b", ROOT + "p"),
+            ROOT + "p": page(ROOT + "p", EXT + "a"), EXT + "a": answer(200), EXT + "b": answer(404)}
     records = {r.url: r for r in drive(core, site)}
     assert sorted(asked) == [("GET", EXT + "a"), ("GET", EXT + "b"), ("HEAD", EXT + "a"), ("HEAD", EXT + "b")]
     assert records[EXT + "a"].status == 200 and records[EXT + "b"].status == 404
@@ -139,7 +139,7 @@ def test_external_links_are_checked_once_with_head_never_crawled() -> None:
 def test_no_external_leaves_other_hosts_alone() -> None:
     core = check_core(check_external=False)
     core.add_seeds([ROOT])
-    records = drive(core, {ROOT: page(ROOT, LinkRef(EXT + "a"))})
+    records = drive(core, {ROOT: page(ROOT, EXT + "a")})
     assert [r.url for r in records] == [ROOT]
 
 
@@ -148,7 +148,7 @@ def test_robots_disallowed_links_get_a_record_saying_so() -> None:
     core.add_seeds([ROOT])
     robots = FetchResult(url=ROOT + "robots.txt", status=200, body=b"User-agent: *\nDisallow: /private\n")
     records = {r.url: r for r in drive(core, {ROOT + "robots.txt": robots,
-                                               ROOT: page(ROOT, LinkRef(ROOT + "private/x"))})}
+                                               ROOT: page(ROOT, ROOT + "private/x")})}
     assert records[ROOT + "private/x"].error.kind == "robots_disallowed"  # type: ignore[union-attr]
 
 
@@ -156,8 +156,8 @@ def test_a_redirect_out_of_the_site_is_checked_not_crawled() -> None:
     core = check_core()
     core.add_seeds([ROOT])
     moved = FetchResult(url=ROOT + "old", status=301, location=EXT + "new")
-    records = drive(core, {ROOT: page(ROOT, LinkRef(ROOT + "old")), ROOT + "old": moved,
-                           EXT + "new": page(EXT + "new", LinkRef(EXT + "deeper"))})
+    records = drive(core, {ROOT: page(ROOT, ROOT + "old"), ROOT + "old": moved,
+                           EXT + "new": page(EXT + "new", EXT + "deeper")})
     final = next(r for r in records if r.requested_url == ROOT + "old")
     assert final.url == EXT + "new" and final.status == 200 and final.refs == ()
     assert EXT + "deeper" not in {r.url for r in records}
