@@ -12,7 +12,7 @@ it led.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,11 @@ class Referrer:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A linked URL and what checking it gave (final_url: where redirects led, if elsewhere)."""
+    """A linked URL and what checking it gave (final_url: where redirects led, if elsewhere).
+
+    referrers are gathered for the targets a report lists (broken, not allowed to be
+    asked) and empty for the others: a site's fine links are most of its links.
+    """
 
     url: str
     status: int | None
@@ -88,9 +92,9 @@ class ReportBuilder:
     _outcomes: dict[str, _Outcome] = field(default_factory=dict)
     _seeds: set[str] = field(default_factory=set)
     _anchors: dict[str, frozenset[str]] = field(default_factory=dict)  # by final URL
-    # Target -> (referring page, fragment, text) of every link to it.
-    _links: dict[str, set[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(set))
-    _pages: int = 0
+    # Each read page's URL and its refs, as its record holds them: most targets are fine, so
+    # who links to a target is worked out at the end, and only for the targets the report lists.
+    _pages: list[tuple[str, Sequence[Sequence[str]]]] = field(default_factory=list)
 
     def add(self, record: Mapping[str, Any]) -> None:
         """Take one record (a dict in the JSON Lines form)."""
@@ -110,9 +114,7 @@ class ReportBuilder:
             self._anchors[record["url"]] = frozenset(record["anchors"])
         refs = record.get("refs")
         if refs:
-            self._pages += 1
-            for url, fragment, text, tag in refs:
-                self._links[url].add((record["url"], fragment, text or f"<{tag}>"))
+            self._pages.append((record["url"], refs))
 
     def add_all(self, records: Iterable[Mapping[str, Any]]) -> ReportBuilder:
         """add() each record; return self."""
@@ -122,25 +124,37 @@ class ReportBuilder:
 
     def build(self) -> CheckReport:
         """Resolve every linked URL (and every seed) to its outcome and sort the findings."""
+        linked = {ref[0] for _, refs in self._pages for ref in refs}
+        asked = [(url, outcome) for url in sorted(linked | self._seeds)
+                 if (outcome := self._resolve(url)) is not None]  # None: outside the scope, too deep ...
+        listed = {url for url, outcome in asked if outcome.error_kind in SKIPPED_ERRORS
+                  or is_broken(outcome.status, outcome.error_kind)}
+        links = self._links_to(listed)
         checked, broken, disallowed = [], [], []
-        for url in sorted(set(self._links) | self._seeds):
-            outcome = self._resolve(url)
-            if outcome is None:
-                continue  # never asked: outside the scope, too deep, past --max-pages ...
-            links = self._links.get(url, set())
-            target = Target(url, outcome.status, outcome.error,
-                            _referrers({(page, text) for page, _, text in links}),
-                            outcome.url if outcome.url != url else None)
+        for url, outcome in asked:
+            referrers = _referrers((page, text) for page, _, text in links[url]) if url in listed else ()
+            target = Target(url, outcome.status, outcome.error, referrers, outcome.url if outcome.url != url else None)
             if outcome.error_kind in SKIPPED_ERRORS:
                 disallowed.append(target)
                 continue
             checked.append(target)
-            if is_broken(outcome.status, outcome.error_kind):
+            if url in listed:
                 broken.append(target)
             elif self.check_fragments:
-                broken.extend(self._missing_anchors(target, outcome, links))
+                broken.extend(self._missing_anchors(target, outcome, links.get(url, ())))
         broken.sort(key=lambda t: t.url)
-        return CheckReport(self._pages, tuple(checked), tuple(broken), tuple(disallowed))
+        return CheckReport(len(self._pages), tuple(checked), tuple(broken), tuple(disallowed))
+
+    def _links_to(self, targets: set[str]) -> dict[str, list[tuple[str, str, str]]]:
+        """(page, fragment, text) of each link to one of targets, and of each link with a fragment when
+        fragments are judged: one pass over the pages' refs."""
+        links: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        fragments = self.check_fragments
+        for page, refs in self._pages:
+            for url, fragment, text, tag in refs:
+                if url in targets or (fragments and fragment):
+                    links[url].append((page, fragment, text or f"<{tag}>"))
+        return links
 
     def _resolve(self, url: str) -> _Outcome | None:
         """The outcome of asking for url, following the redirects the crawl did not follow itself."""
@@ -153,7 +167,7 @@ class ReportBuilder:
         return outcome
 
     def _missing_anchors(self, target: Target, outcome: _Outcome,
-                         links: set[tuple[str, str, str]]) -> list[Target]:
+                         links: Iterable[tuple[str, str, str]]) -> list[Target]:
         """One broken target per fragment that the target page does not define."""
         anchors = self._anchors.get(outcome.url)
         if anchors is None:

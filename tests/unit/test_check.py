@@ -207,6 +207,7 @@ def test_report_lists_every_broken_target_with_every_referrer() -> None:
     assert broken[EXT].status is None and broken[EXT].error == "connection!"
     assert [t.url for t in report.disallowed] == [ROOT + "private"]
     assert len(report.checked) == 6 and report.pages == 2 and not report.ok
+    assert [t.referrers for t in report.checked if t not in report.broken] == [(), ()]  # fine: not listed
 
 
 def test_fragments_are_judged_only_when_asked() -> None:
@@ -216,8 +217,9 @@ def test_fragments_are_judged_only_when_asked() -> None:
 
 
 def test_json_has_the_documented_shape() -> None:
-    data = json.loads(to_json(sample_report()))
-    assert data["checked"] == 6 and data["pages"] == 2
+    report = sample_report()
+    data = json.loads(to_json(report))
+    assert data == report.to_dict() and data["checked"] == 6 and data["pages"] == 2
     for entry in data["broken"] + data["disallowed"]:
         assert set(entry) == {"url", "status", "error", "referrers"}
         assert all(set(r) == {"url", "text"} for r in entry["referrers"])
