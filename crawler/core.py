@@ -631,7 +631,7 @@ def _record(request: CrawlRequest, fetch: FetchResult, parsed: ParseResult | Non
         elapsed_ms=round(fetch.elapsed_ms, 1),
         fetched_at=_iso(fetch.fetched_at or time.time()),
         error=error,
-        refs=parsed.refs if parsed and request.kind == "page" else (),
+        refs=parsed.refs if parsed and request.kind == "page" else None,
         anchors=parsed.anchors if parsed else None,
     )
 

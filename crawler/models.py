@@ -7,8 +7,9 @@ cross thread and process boundaries in the threaded and process modes.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 # "head" and "check" are link checks (crawler check): a target outside the crawl asked about
 # with HEAD, or with GET when HEAD was refused or its anchors are wanted; never crawled.
@@ -109,11 +110,22 @@ class HookOutput:
     error: ErrorInfo | None = None
 
 
-# One link on a page as a link check reports it: (target URL, fragment, text, element tag).
-# A plain tuple, not a named one: a check's parse results carry ~50 a page from the parse
-# workers, and pickle takes a named tuple apart and builds it again through Python code
-# (__getnewargs__, __new__) but a plain one in C (0.08 against 0.03 ms a page, both ways).
-LinkRef = tuple[str, str, str, str]
+class LinkRefs(NamedTuple):
+    """A page's links as a link check reports them, a column a field: link i is urls[i], its
+    fragment, its text and its element's tag (a, img ...), each distinct link once, in page order."""
+
+    # Columns, not a tuple a link: a check's parse results bring ~50 links a page from the
+    # parse workers, and every tuple unpickled in the crawling process is one more object
+    # for its garbage collector, which then ran twice as often as in a crawl.
+
+    urls: tuple[str, ...] = ()
+    fragments: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def rows(self) -> Iterator[tuple[str, str, str, str]]:
+        """Each link as (url, fragment, text, tag)."""
+        return zip(self.urls, self.fragments, self.texts, self.tags, strict=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +143,7 @@ class ParseResult:
     hook: HookOutput | None = None
     # A link check's parse only (see parsing.parse_page's check): every link with its
     # fragment and text, and the ids and anchor names the page defines.
-    refs: tuple[LinkRef, ...] = ()
+    refs: LinkRefs | None = None
     anchors: frozenset[str] | None = None
     # Why the page has no parse (its parse worker died on it), or None.
     error: ErrorInfo | None = None
@@ -157,8 +169,8 @@ class PageRecord:
     error: ErrorInfo | None = None
     items: list[Any] = field(default_factory=list)
     # Link checks only (crawler check): the page's links with fragments and texts, and the
-    # anchors it defines (None when not collected). Written only when set.
-    refs: tuple[LinkRef, ...] = ()
+    # anchors it defines (None when not collected). Written only when the page has links.
+    refs: LinkRefs | None = None
     anchors: frozenset[str] | None = None
     # With config.capture: every exchange this record stands for (retried attempts, the
     # redirects passed through, the final answer) and any robots.txt or sitemap fetched
@@ -172,8 +184,8 @@ class PageRecord:
         data["error"] = self.error.to_dict() if self.error else None
         if self.items:
             data["items"] = self.items
-        if self.refs:
-            data["refs"] = list(self.refs)  # [url, fragment, text, tag] each, in JSON
+        if self.refs and self.refs.urls:
+            data["refs"] = list(self.refs)  # [urls, fragments, texts, tags], the columns
         if self.anchors is not None:
             data["anchors"] = sorted(self.anchors)
         return data
@@ -181,9 +193,9 @@ class PageRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PageRecord:
         """Rebuild a record from its to_dict() form."""
-        error, anchors = data.get("error"), data.get("anchors")
+        error, refs, anchors = data.get("error"), data.get("refs"), data.get("anchors")
         return cls(**{**data, "error": ErrorInfo(**error) if error else None,
-                      "refs": tuple(tuple(ref) for ref in data.get("refs", ())),
+                      "refs": None if refs is None else LinkRefs(*map(tuple, refs)),
                       "anchors": None if anchors is None else frozenset(anchors)})
 
     @property

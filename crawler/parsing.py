@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from .models import LinkRef, ParseResult
+from .models import LinkRefs, ParseResult
 from .urls import link_normalizer, normalize_url
 
 if TYPE_CHECKING:
@@ -382,19 +382,19 @@ def _summarise(found: _Collector, url: str, encoding: str, max_links: int) -> Pa
         meta_nofollow=meta_nofollow,
         meta_noindex=not found.robots.isdisjoint(("noindex", "none")),
         encoding=encoding,
-        refs=_resolve_refs(found.refs, base, max_links, canonical) if found.check else (),
+        refs=_resolve_refs(found.refs, base, max_links, canonical) if found.check else None,
         anchors=found.anchors,
     )
 
 
 def _resolve_refs(refs: list[tuple[str, str, str]], base: str, max_links: int,
-                  canonical: dict[str, str | None]) -> tuple[LinkRef, ...]:
+                  canonical: dict[str, str | None]) -> LinkRefs:
     """Each distinct (target, fragment, text, tag) of the page's links, in page order.
 
     canonical holds the hrefs _resolve_links already normalised (most of them).
     """
     normalize = link_normalizer(base)
-    resolved: dict[LinkRef, None] = {}
+    resolved: dict[tuple[str, str, str, str], None] = {}
     for raw, text, tag in refs:
         url = canonical[raw] if raw in canonical else normalize(raw)
         if url is None:
@@ -403,7 +403,7 @@ def _resolve_refs(refs: list[tuple[str, str, str]], base: str, max_links: int,
         resolved[(url, fragment, text, tag)] = None
         if len(resolved) >= max_links:
             break
-    return tuple(resolved)
+    return LinkRefs(*zip(*resolved, strict=True)) if resolved else LinkRefs()
 
 
 def _clean_title(title: str | None) -> str | None:

@@ -1,7 +1,7 @@
 """A link check's findings, worked out from the crawl's records (pure).
 
 Every record of a link check says what one URL answered; the pages' records also
-list their links (``refs``: target, fragment, text, element) and, with fragment
+list their links (``refs``: columns of targets, fragments, texts, elements) and, with fragment
 checks, their anchors. :class:`ReportBuilder` takes the records in any order, as
 dicts (``PageRecord.to_dict()`` or a saved JSON line, so a resumed check reports
 on the pages of every run), and :meth:`ReportBuilder.build` resolves each linked
@@ -92,8 +92,9 @@ class ReportBuilder:
     _outcomes: dict[str, _Outcome] = field(default_factory=dict)
     _seeds: set[str] = field(default_factory=set)
     _anchors: dict[str, frozenset[str]] = field(default_factory=dict)  # by final URL
-    # Each read page's URL and its refs, as its record holds them: most targets are fine, so
-    # who links to a target is worked out at the end, and only for the targets the report lists.
+    # Each read page's URL and its refs' columns (urls, fragments, texts, tags), as its record
+    # holds them: most targets are fine, so who links to a target is worked out at the end,
+    # and only for the targets the report lists.
     _pages: list[tuple[str, Sequence[Sequence[str]]]] = field(default_factory=list)
 
     def add(self, record: Mapping[str, Any]) -> None:
@@ -113,7 +114,7 @@ class ReportBuilder:
         if record.get("anchors") is not None:
             self._anchors[record["url"]] = frozenset(record["anchors"])
         refs = record.get("refs")
-        if refs:
+        if refs and refs[0]:
             self._pages.append((record["url"], refs))
 
     def add_all(self, records: Iterable[Mapping[str, Any]]) -> ReportBuilder:
@@ -124,8 +125,8 @@ class ReportBuilder:
 
     def build(self) -> CheckReport:
         """Resolve every linked URL (and every seed) to its outcome and sort the findings."""
-        linked = {ref[0] for _, refs in self._pages for ref in refs}
-        asked = [(url, outcome) for url in sorted(linked | self._seeds)
+        linked = self._seeds.union(*(refs[0] for _, refs in self._pages))  # refs[0]: a page's targets
+        asked = [(url, outcome) for url in sorted(linked)
                  if (outcome := self._resolve(url)) is not None]  # None: outside the scope, too deep ...
         listed = {url for url, outcome in asked if outcome.error_kind in SKIPPED_ERRORS
                   or is_broken(outcome.status, outcome.error_kind)}
@@ -149,10 +150,11 @@ class ReportBuilder:
         """(page, fragment, text) of each link to one of targets, and of each link with a fragment when
         fragments are judged: one pass over the pages' refs."""
         links: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-        fragments = self.check_fragments
-        for page, refs in self._pages:
-            for url, fragment, text, tag in refs:
-                if url in targets or (fragments and fragment):
+        for page, (urls, fragments, texts, tags) in self._pages:
+            if targets.isdisjoint(urls) and not (self.check_fragments and any(fragments)):
+                continue  # most pages: nothing to note (the test runs in C)
+            for url, fragment, text, tag in zip(urls, fragments, texts, tags, strict=True):
+                if url in targets or (self.check_fragments and fragment):
                     links[url].append((page, fragment, text or f"<{tag}>"))
         return links
 

@@ -15,7 +15,7 @@ from crawler.check.report import CheckReport, ReportBuilder
 from crawler.config import CrawlConfig
 from crawler.core import CrawlCore
 from crawler.linkcheck import checks_outside, fragment_found, head_refused, is_broken
-from crawler.models import FetchResult, ParseResult
+from crawler.models import FetchResult, LinkRefs, ParseResult
 from crawler.parsing import parse_for_anchors, parse_for_check, parse_page
 
 from .test_core import Clock
@@ -71,13 +71,13 @@ PAGE = b"""<html><head><title>T</title><link rel="stylesheet" href="/s.css">
 def test_a_crawl_parse_is_unchanged() -> None:
     parsed = parse_page(PAGE, ROOT)
     assert parsed.links == (ROOT + "x", ROOT + "area", ROOT + "frame")
-    assert parsed.refs == () and parsed.anchors is None
+    assert parsed.refs is None and parsed.anchors is None
 
 
 def test_a_check_parse_takes_every_link_with_its_text_and_fragment() -> None:
     parsed = parse_for_check(PAGE, ROOT)
     assert parsed.links == tuple(ROOT + p for p in ("s.css", "a.js", "x", "i.png", "j.png", "area", "frame"))
-    assert parsed.refs == (
+    assert parsed.refs and tuple(parsed.refs.rows()) == (
         (ROOT + "s.css", "", "", "link"), (ROOT + "a.js", "", "", "script"),
         (ROOT + "x", "Part 1", "Read more", "a"), (ROOT + "x", "", "Titled", "a"),
         (ROOT + "i.png", "", "Logo", "img"), (ROOT + "j.png", "", "", "img"),
@@ -107,8 +107,8 @@ def drive(core: CrawlCore, site: dict[str, Any]) -> list[Any]:
 def page(url: str, *targets: str) -> tuple[FetchResult, ParseResult]:
     """A fetched HTML page whose check parse found a link (without text) to each target."""
     fetch = FetchResult(url=url, status=200, content_type="text/html", body=b"<html>", size=6)
-    return fetch, ParseResult(links=tuple(dict.fromkeys(targets)), refs=tuple((t, "", "", "a") for t in targets),
-                              title="t", anchors=frozenset({"here"}))
+    refs = LinkRefs(targets, ("",) * len(targets), ("",) * len(targets), ("a",) * len(targets))
+    return fetch, ParseResult(links=tuple(dict.fromkeys(targets)), refs=refs, title="t", anchors=frozenset({"here"}))
 
 
 def check_core(**settings: Any) -> CrawlCore:
@@ -133,7 +133,7 @@ def test_external_links_are_checked_once_with_head_never_crawled() -> None:
     records = {r.url: r for r in drive(core, site)}
     assert sorted(asked) == [("GET", EXT + "a"), ("GET", EXT + "b"), ("HEAD", EXT + "a"), ("HEAD", EXT + "b")]
     assert records[EXT + "a"].status == 200 and records[EXT + "b"].status == 404
-    assert records[EXT + "a"].refs == () and records[ROOT].refs  # checks read no links
+    assert records[EXT + "a"].refs is None and records[ROOT].refs  # checks read no links
 
 
 def test_no_external_leaves_other_hosts_alone() -> None:
@@ -159,7 +159,7 @@ def test_a_redirect_out_of_the_site_is_checked_not_crawled() -> None:
     records = drive(core, {ROOT: page(ROOT, ROOT + "old"), ROOT + "old": moved,
                            EXT + "new": page(EXT + "new", EXT + "deeper")})
     final = next(r for r in records if r.requested_url == ROOT + "old")
-    assert final.url == EXT + "new" and final.status == 200 and final.refs == ()
+    assert final.url == EXT + "new" and final.status == 200 and final.refs is None
     assert EXT + "deeper" not in {r.url for r in records}
 
 
@@ -173,7 +173,7 @@ def record(url: str, status: int | None = 200, *, requested: str | None = None, 
             "links": links or [], "redirects": redirects or [],
             "error": {"kind": error, "message": f"{error}!"} if error else None}
     if refs:
-        data["refs"] = refs
+        data["refs"] = [list(column) for column in zip(*refs, strict=True)]  # the record's form: columns
     if anchors is not None:
         data["anchors"] = anchors
     return data
