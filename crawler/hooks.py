@@ -33,7 +33,7 @@ from .config import CrawlConfig
 from .core import final_record
 from .errors import ErrorKind
 from .models import CrawlRequest, ErrorInfo, FetchResult, HookOutput, PageRecord, ParseResult
-from .parsing import make_soup, parse_page
+from .parsing import PageParser, make_soup, parse_page, parser_for
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup  # imported by make_soup only when a hook runs
@@ -101,6 +101,8 @@ class Scraper:
     max_body_bytes: int
     # Its output crosses to the crawling process (a parse worker): it must pickle.
     in_worker: bool = True
+    # The crawl's parse (a link check's reads more), for the pool that parses and scrapes in one.
+    parse: PageParser = parse_page
 
     def __call__(self, request: CrawlRequest, fetch: FetchResult, parsed: ParseResult) -> ParseResult:
         """The parse with the hook's output (never raises)."""
@@ -174,7 +176,7 @@ def plan(hook: PageHook | None, config: CrawlConfig, workers: int) -> tuple[Scra
         return None, None
     reason = crawl_process_reason(hook)
     if reason is None:
-        return Scraper(hook, config.max_body_bytes), None
+        return Scraper(hook, config.max_body_bytes, parse=parser_for(config)), None
     if workers:
         logger.warning(
             "the page hook %s runs in the crawling process, one page at a time, because %s: every "
@@ -206,5 +208,5 @@ def install(scraper: Scraper | None) -> None:
 def scrape_pages(jobs: list[ScrapeJob]) -> list[ParseResult]:
     """Parse each fetched page and run the installed hook on it: a hooked crawl's pool entry point."""
     assert _installed is not None, "scrape_pages runs only in a pool whose workers installed a scraper"
-    return [_installed(request, fetch, parse_page(fetch.body, fetch.url, fetch.charset))
+    return [_installed(request, fetch, _installed.parse(fetch.body, fetch.url, fetch.charset))
             for request, fetch in jobs]

@@ -13,6 +13,8 @@ import pytest
 from aiohttp import web
 from lxml import etree
 
+from crawler import Crawler, PageRecord
+from crawler.check.command import ReportBuilder, check_settings
 from crawler.cli import main
 from crawler.config import MODES
 
@@ -89,6 +91,22 @@ def test_no_external_checks_only_the_site(sites: CheckSites, tmp_path: Path) -> 
     internal = {entry for entry in EXPECTED_BROKEN if entry[0].startswith("/") and entry[0] != "/away"}
     assert found(report) == expected(sites, internal)
     assert not sites.requests
+
+
+def page_title(page: PageRecord, soup: Any) -> list[Any]:
+    """A module-level page hook: it runs where pages are parsed (a parse worker in async mode)."""
+    return [soup.title.string if soup.title else None]
+
+
+async def test_a_check_with_a_page_hook_reports_the_same_in_every_mode(sites: CheckSites, mode: str) -> None:
+    settings = {**check_settings(no_external=True, check_fragments=False), "mode": mode, "parse_workers": 1,
+                "workers": 2, "allow_private_addresses": True, "retries": 0, "timeout": 5}
+    async with Crawler(on_page=page_title, **settings) as session:
+        records = [record async for record in session.crawl(sites.site + "/")]
+    report = ReportBuilder().add_all(record.to_dict() for record in records).build()
+    internal = {entry for entry in EXPECTED_BROKEN if entry[0].startswith("/") and entry[0] != "/away"}
+    assert found(report.to_dict()) == expected(sites, internal)
+    assert records[0].items == ["Home"]
 
 
 def test_text_markdown_and_junit_reports(sites: CheckSites, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
