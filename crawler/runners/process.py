@@ -4,8 +4,8 @@ Each worker process builds its own :class:`BlockingFetcher` in the pool's
 initializer (an HTTP session cannot cross a process boundary). Only small
 picklable values cross: the CrawlRequest out, and back the FetchResult and
 ParseResult (with what a page hook returned: the hook runs in the worker) —
-without the page body, which the parent needs only for robots.txt and for a
-hook pinned to the crawling process.
+without the body of a page or a link check, which the parent needs only for
+robots.txt, sitemaps and a hook pinned to the crawling process.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ class _WorkerState:
     all_started: Barrier
 
 
+# The requests whose bodies the crawling process reads itself (see CrawlCore); of the others
+# it needs only what the parse found, unless a page hook is pinned there.
+_READ_AT_HOME = frozenset({"robots", "sitemap"})
 # Seconds the pool may take to start all its workers before the crawl starts anyway.
 STARTUP_TIMEOUT = 60.0
 
@@ -78,8 +81,9 @@ def work(request: CrawlRequest) -> Outcome:
     """Fetch and parse one request in a worker process."""
     assert _state is not None, "work() runs only in a pool started by ProcessRunner"
     fetch, parsed = fetch_and_parse(_state.fetcher, request, _state.needs_parse, _state.scraper, _state.parse)
-    if request.kind == "page" and not _state.keep_body:
-        fetch = dataclasses.replace(fetch, body=b"")  # the parse has it already; skip the copy home
+    if request.kind not in _READ_AT_HOME and not _state.keep_body:
+        # A page's or a link check's body: the parse has it already (a check needs only the status).
+        fetch = dataclasses.replace(fetch, body=b"")
     return fetch, parsed
 
 
