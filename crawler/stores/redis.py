@@ -118,14 +118,14 @@ class RedisFrontier:
     def __init__(self, client: redis.Redis, crawl_id: str, *, url: str = "redis",
                  lease_timeout: float = 30.0, worker: str | None = None,
                  batch: int = DEFAULT_BATCH, warn: Callable[[str], None] | None = None,
-                 join: bool = True) -> None:
+                 join: bool = True, max_pages: int | None = None) -> None:
         self.client = client
         self.crawl_id = crawl_id
         self.url = url
         self.lease_timeout = lease_timeout
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.batch = batch
-        self.max_pages: int | None = None  # the crawl's page budget, set by begin()
+        self.max_pages = max_pages  # for the whole crawl: what every worker's records and leases add up to
         self._warn = warn or _to_stderr
         self._prefix = f"crawler:{{{crawl_id}}}:"
         self._scripts = {name: client.register_script(getattr(redis_lua, name)) for name in _SCRIPTS}
@@ -165,7 +165,6 @@ class RedisFrontier:
     def begin(self, identity: dict[str, Any]) -> bool:
         """Add the seeds to the crawl and save its settings, or check they are the saved ones."""
         settings = json.loads(json.dumps({k: v for k, v in identity.items() if k != "seeds"}))
-        self.max_pages = settings.get("max_pages")
         key = self._prefix + "meta"
         if identity.get("seeds"):
             self._retry(lambda: self.client.sadd(self._prefix + "seeds", *identity["seeds"]))
