@@ -329,12 +329,12 @@ class RedisFrontier:
         details = self.client.pipeline(transaction=False)
         for name, _ in workers:
             details.scard(P + "lease:" + name)
-            details.hget(P + "winfo:" + name, "committed")
+            details.hmget(P + "winfo:" + name, "committed", "renewed")
         counts = self._retry(details.execute) if workers else []
         live = tuple(
-            WorkerStatus(name, counts[2 * i], int(counts[2 * i + 1] or 0),
-                         max(0.0, round((now - (deadline - self._lease_ms)) / 1000, 1)))
-            for i, (name, deadline) in enumerate(workers))
+            WorkerStatus(name, counts[2 * i], int(counts[2 * i + 1][0] or 0),
+                         max(0.0, round((now - int(counts[2 * i + 1][1] or now)) / 1000, 1)))
+            for i, (name, _) in enumerate(workers))
         return CrawlStatus(int(queued or 0), leased, int(done or 0), int(errors or 0), int(seen or 0), live)
 
     # ----- helpers --------------------------------------------------------------

@@ -14,7 +14,7 @@ n                    counters: seen, queued, ids
 hosts, q:HOST        hosts with queued requests (rotated for fairness); each host's queue
 req                  lease id -> "HOST REQUEST" for every request a worker holds
 lease:W              the lease ids worker W holds; workers: W -> lease deadline (ms)
-winfo:W              W's committed count and start time; wslots:W: host -> W's slots taken
+winfo:W              W's committed count, start and last renewal; wslots:W: host -> its slots taken
 via:ID               seen entries a held request's redirects added (forgotten if it is redone)
 records, tally       the saved records (JSON Lines, in commit order) and their counts
 slot:HOST            politeness: active, next (ms), delay (ms)
@@ -95,6 +95,7 @@ end
 REGISTER = _COMMON + """
 local w = ARGV[1]
 redis.call('ZADD', P .. 'workers', now_ms() + tonumber(ARGV[2]), w)
+redis.call('HSET', P .. 'winfo:' .. w, 'renewed', now_ms())
 redis.call('HSETNX', P .. 'winfo:' .. w, 'since', now_ms())
 redis.call('HSETNX', P .. 'winfo:' .. w, 'committed', 0)
 return 1
@@ -104,6 +105,7 @@ return 1
 RENEW = _COMMON + """
 if not redis.call('ZSCORE', P .. 'workers', ARGV[1]) then return 0 end
 redis.call('ZADD', P .. 'workers', now_ms() + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', P .. 'winfo:' .. ARGV[1], 'renewed', now_ms())
 return 1
 """
 
