@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import compress, count
+from typing import Any, NamedTuple
 
 from ..linkcheck import SKIPPED_ERRORS, fragment_found, is_broken
 from ..models import REDIRECT_STATUSES
 
 
-@dataclass(frozen=True, slots=True)
-class Referrer:
+class Referrer(NamedTuple):
     """A page that links to a target, and what the link says."""
 
     url: str
@@ -71,8 +71,7 @@ class CheckReport:
                 "disallowed": [t.to_dict() for t in self.disallowed], "pages": self.pages}
 
 
-@dataclass(slots=True)
-class _Outcome:
+class _Outcome(NamedTuple):
     """What a URL's record says, kept small."""
 
     url: str
@@ -151,11 +150,14 @@ class ReportBuilder:
         fragments are judged: one pass over the pages' refs."""
         links: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
         for page, (urls, fragments, texts, tags) in self._pages:
-            if targets.isdisjoint(urls) and not (self.check_fragments and any(fragments)):
-                continue  # most pages: nothing to note (the test runs in C)
-            for url, fragment, text, tag in zip(urls, fragments, texts, tags, strict=True):
-                if url in targets or (self.check_fragments and fragment):
-                    links[url].append((page, fragment, text or f"<{tag}>"))
+            rows: Iterable[int]
+            if self.check_fragments and any(fragments):
+                rows = range(len(urls))  # every link: one with a fragment is judged too
+            else:
+                rows = compress(count(), map(targets.__contains__, urls))  # found in C: most links are fine
+            for i in rows:
+                if urls[i] in targets or (self.check_fragments and fragments[i]):
+                    links[urls[i]].append((page, fragments[i], texts[i] or f"<{tags[i]}>"))
         return links
 
     def _resolve(self, url: str) -> _Outcome | None:
@@ -184,7 +186,7 @@ class ReportBuilder:
 
 def _referrers(pairs: Iterable[tuple[str, str]]) -> tuple[Referrer, ...]:
     """Referrers in a stable order (the crawl meets them in an order that varies)."""
-    return tuple(Referrer(url, text) for url, text in sorted(set(pairs)))
+    return tuple(map(Referrer._make, sorted(set(pairs))))
 
 
 __all__ = ["CheckReport", "Referrer", "ReportBuilder", "Target"]
