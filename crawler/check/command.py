@@ -31,12 +31,11 @@ class ReportSink:
 
     async def write(self, record: PageRecord) -> None:
         """Add one record to the report."""
-        self.builder.add(record.to_dict())
+        self.builder.add(record)
 
     async def write_many(self, records: Sequence[PageRecord]) -> None:
         """Add records to the report."""
-        for record in records:
-            self.builder.add(record.to_dict())
+        self.builder.add_all(records)
 
     async def close(self) -> None:
         """Nothing to close."""
@@ -57,13 +56,13 @@ def records_path(state: str | Path) -> Path:
     return Path(state) / RECORDS_FILE
 
 
-def read_records(path: Path) -> Iterator[dict[str, Any]]:
+def read_records(path: Path) -> Iterator[PageRecord]:
     """The records of a JSON Lines file (none if it does not exist)."""
     if not path.exists():
         return
     with path.open(encoding="utf-8") as lines:
         for line in lines:
-            yield json.loads(line)
+            yield PageRecord.from_dict(json.loads(line))
 
 
 def write_report(report: CheckReport, fmt: str, output: str | None, elapsed: float) -> None:

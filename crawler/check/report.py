@@ -1,9 +1,9 @@
 """A link check's findings, worked out from the crawl's records (pure).
 
 Every record of a link check says what one URL answered; the pages' records also
-list their links (``refs``: columns of targets, fragments, texts, elements) and, with fragment
-checks, their anchors. :class:`ReportBuilder` takes the records in any order, as
-dicts (``PageRecord.to_dict()`` or a saved JSON line, so a resumed check reports
+list their links (``refs``: targets, fragments, texts, elements) and, with fragment
+checks, their anchors. :class:`ReportBuilder` takes the records in any order (as the
+crawl yields them, or read back from a saved JSON line, so a resumed check reports
 on the pages of every run), and :meth:`ReportBuilder.build` resolves each linked
 URL to its outcome: its own record, or, through redirects, the record of where
 it led.
@@ -12,13 +12,13 @@ it led.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import compress, count
 from typing import Any, NamedTuple
 
 from ..linkcheck import SKIPPED_ERRORS, fragment_found, is_broken
-from ..models import REDIRECT_STATUSES
+from ..models import REDIRECT_STATUSES, LinkRefs, PageRecord
 
 
 class Referrer(NamedTuple):
@@ -91,32 +91,29 @@ class ReportBuilder:
     _outcomes: dict[str, _Outcome] = field(default_factory=dict)
     _seeds: set[str] = field(default_factory=set)
     _anchors: dict[str, frozenset[str]] = field(default_factory=dict)  # by final URL
-    # Each read page's URL and its refs' columns (urls, fragments, texts, tags), as its record
-    # holds them: most targets are fine, so who links to a target is worked out at the end,
-    # and only for the targets the report lists.
-    _pages: list[tuple[str, Sequence[Sequence[str]]]] = field(default_factory=list)
+    # Each read page's URL and its refs, as its record holds them: most targets are fine,
+    # so who links to a target is worked out at the end, and only for the targets the report lists.
+    _pages: list[tuple[str, LinkRefs]] = field(default_factory=list)
 
-    def add(self, record: Mapping[str, Any]) -> None:
-        """Take one record (a dict in the JSON Lines form)."""
-        error = record.get("error")
-        status = record.get("status")
+    def add(self, record: PageRecord) -> None:
+        """Take one record."""
+        error = record.error
         redirect_to = None
-        if status in REDIRECT_STATUSES and error is None and record.get("links"):
-            redirect_to = record["links"][0]
-        outcome = _Outcome(record["url"], status, error and error["kind"], error and error["message"],
-                           redirect_to)
-        self._outcomes[record["requested_url"]] = outcome
-        for url in (*record.get("redirects", ()), record["url"]):
+        if record.status in REDIRECT_STATUSES and error is None and record.links:
+            redirect_to = record.links[0]
+        outcome = _Outcome(record.url, record.status, error.kind if error else None,
+                           error.message if error else None, redirect_to)
+        self._outcomes[record.requested_url] = outcome
+        for url in (*record.redirects, record.url):
             self._outcomes.setdefault(url, outcome)
-        if record.get("depth") == 0:
-            self._seeds.add(record["requested_url"])
-        if record.get("anchors") is not None:
-            self._anchors[record["url"]] = frozenset(record["anchors"])
-        refs = record.get("refs")
-        if refs and refs[0]:
-            self._pages.append((record["url"], refs))
+        if record.depth == 0:
+            self._seeds.add(record.requested_url)
+        if record.anchors is not None:
+            self._anchors[record.url] = record.anchors
+        if record.refs and record.refs.urls:
+            self._pages.append((record.url, record.refs))
 
-    def add_all(self, records: Iterable[Mapping[str, Any]]) -> ReportBuilder:
+    def add_all(self, records: Iterable[PageRecord]) -> ReportBuilder:
         """add() each record; return self."""
         for record in records:
             self.add(record)
@@ -124,7 +121,7 @@ class ReportBuilder:
 
     def build(self) -> CheckReport:
         """Resolve every linked URL (and every seed) to its outcome and sort the findings."""
-        linked = self._seeds.union(*(refs[0] for _, refs in self._pages))  # refs[0]: a page's targets
+        linked = self._seeds.union(*(refs.urls for _, refs in self._pages))
         asked = [(url, outcome) for url in sorted(linked)
                  if (outcome := self._resolve(url)) is not None]  # None: outside the scope, too deep ...
         listed = {url for url, outcome in asked if outcome.error_kind in SKIPPED_ERRORS

@@ -103,7 +103,7 @@ async def test_a_check_with_a_page_hook_reports_the_same_in_every_mode(sites: Ch
                 "workers": 2, "allow_private_addresses": True, "retries": 0, "timeout": 5}
     async with Crawler(on_page=page_title, **settings) as session:
         records = [record async for record in session.crawl(sites.site + "/")]
-    report = ReportBuilder().add_all(record.to_dict() for record in records).build()
+    report = ReportBuilder().add_all(records).build()
     internal = {entry for entry in EXPECTED_BROKEN if entry[0].startswith("/") and entry[0] != "/away"}
     assert found(report.to_dict()) == expected(sites, internal)
     assert records[0].items == ["Home"]

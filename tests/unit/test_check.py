@@ -15,7 +15,7 @@ from crawler.check.report import CheckReport, ReportBuilder
 from crawler.config import CrawlConfig
 from crawler.core import CrawlCore
 from crawler.linkcheck import checks_outside, fragment_found, head_refused, is_broken
-from crawler.models import FetchResult, LinkRefs, ParseResult
+from crawler.models import ErrorInfo, FetchResult, LinkRefs, PageRecord, ParseResult
 from crawler.parsing import parse_for_anchors, parse_for_check, parse_page
 
 from .test_core import Clock
@@ -167,16 +167,13 @@ def test_a_redirect_out_of_the_site_is_checked_not_crawled() -> None:
 
 def record(url: str, status: int | None = 200, *, requested: str | None = None, error: str | None = None,
            links: list[str] | None = None, refs: list[list[str]] | None = None, depth: int = 1,
-           anchors: list[str] | None = None, redirects: list[str] | None = None) -> dict[str, Any]:
-    """A record in its JSON form, with only what the report reads."""
-    data = {"url": url, "requested_url": requested or url, "status": status, "depth": depth,
-            "links": links or [], "redirects": redirects or [],
-            "error": {"kind": error, "message": f"{error}!"} if error else None}
-    if refs:
-        data["refs"] = [list(column) for column in zip(*refs, strict=True)]  # the record's form: columns
-    if anchors is not None:
-        data["anchors"] = anchors
-    return data
+           anchors: list[str] | None = None, redirects: list[str] | None = None) -> PageRecord:
+    """A record with what the report reads; refs as [url, fragment, text, tag] rows."""
+    return PageRecord(url=url, requested_url=requested or url, status=status, depth=depth, referrer=None,
+                      content_type=None, size=0, title=None, links=links or [], redirects=redirects or [],
+                      retries=0, elapsed_ms=0.0, fetched_at="", error=ErrorInfo(error, f"{error}!") if error else None,
+                      refs=LinkRefs(*zip(*refs, strict=True)) if refs else None,
+                      anchors=None if anchors is None else frozenset(anchors))
 
 
 def sample_report(check_fragments: bool = False) -> CheckReport:
