@@ -24,17 +24,21 @@ from ..models import REDIRECT_STATUSES, LinkRefs, PageRecord
 class Referrer(NamedTuple):
     """A page that links to a target, and what the link says."""
 
+    # A named tuple: a report makes one per link to a listed target, in C from sorted pairs.
+
     url: str
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
     """A linked URL and what checking it gave (final_url: where redirects led, if elsewhere).
 
     referrers are gathered for the targets a report lists (broken, not allowed to be
     asked) and empty for the others: a site's fine links are most of its links.
     """
+
+    # A named tuple, as Referrer: a report makes one per target, thousands for a big
+    # site, and a frozen dataclass's __init__ costs three times as much.
 
     url: str
     status: int | None
