@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     from .api import Crawler
     from .demo import DemoSpec
     from .figures import CompareOptions
-    from .resume import ResumeInfo
+    from .resume import DurableStore, ResumeInfo
     from .sinks import Sink
     from .sinks.warc import WarcSink
-    from .stores.sqlite import SqliteFrontier
+    from .stores.redis import RedisFrontier
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -187,10 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     crawl = commands.add_parser("crawl", help="crawl from seed URLs")
-    crawl.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (default: none; give some or --seeds-file)")
+    crawl.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (default: none; give some or --seeds-file; "
+                                                              "with a Redis --state, none joins the crawl's seeds)")
     crawl.add_argument("--seeds-file", metavar="FILE", help="a file of seed URLs, one per line (default: none)")
-    crawl.add_argument("--state", metavar="DIR", help="keep the crawl in DIR; the same command resumes it (default: none, in memory)")
-    crawl.add_argument("--fresh", action="store_true", help="with --state: forget the saved crawl, start over (default: off)")
+    crawl.add_argument("--state", metavar="DIR|URL",
+                       help="keep the crawl in DIR, the same command resumes it; or share it with other workers in "
+                            "Redis: redis://HOST:PORT/DB with --crawl-id (default: none, in memory)")
+    crawl.add_argument("--fresh", action="store_true",
+                       help="with --state DIR: forget the saved crawl, start over (default: off)")
+    _add_shared_options(crawl)
     crawl.add_argument("--warc", metavar="DIR", help="also write every exchange as WARC files in DIR (default: none)")
     crawl.add_argument("--warc-max-size", type=_size, default=DEFAULT_WARC_SIZE, metavar="SIZE",
                        help="start a new WARC file past SIZE bytes, suffix K, M or G (default: 1G)")
@@ -199,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_crawl_options(crawl)
 
     _add_check_parser(commands)
+    _add_shared_parsers(commands)
 
     compare = commands.add_parser("compare", help="run the same crawl in each mode and compare them")
     compare.add_argument("url", nargs="?", metavar="URL", help="the seed URL (or --demo)")
@@ -230,6 +236,30 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("--latency-ms", type=float, default=0.0, help="each answer's delay (default: %(default)s)")
     site.add_argument("--seed", type=int, default=1, help="the seed the site is generated from (default: %(default)s)")
     return parser
+
+
+def _add_shared_options(parser: argparse.ArgumentParser, *, worker: bool = True) -> None:
+    """--crawl-id, and for a worker --lease-timeout: a crawl shared through Redis."""
+    parser.add_argument("--crawl-id", metavar="NAME",
+                        help="with --state redis://: the shared crawl's name; every worker given it works on it "
+                             "(default: none)")
+    if worker:
+        parser.add_argument("--lease-timeout", type=float, metavar="S",
+                            help="with --state redis://: seconds the requests a worker claimed stay its own "
+                                 "unless it renews them, before other workers take them over (default: 30)")
+
+
+def _add_shared_parsers(commands: Any) -> None:
+    """crawler export and crawler status: a crawl shared through Redis, read by any machine."""
+    export = commands.add_parser("export", help="write every record of a crawl shared through Redis, once each")
+    status = commands.add_parser("status", help="show a crawl shared through Redis: its queue and live workers")
+    for parser in (export, status):
+        parser.add_argument("--state", required=True, metavar="URL",
+                            help="the Redis the crawl is in: redis://HOST:PORT/DB")
+        _add_shared_options(parser, worker=False)
+    export.add_argument("-o", "--output", default="-", metavar="FILE",
+                        help="write the records as JSON Lines to FILE, in commit order (default: -, stdout)")
+    status.add_argument("--json", action="store_true", help="one JSON object instead of tables (default: off)")
 
 
 def _add_check_parser(commands: Any) -> None:
@@ -280,19 +310,20 @@ def read_seeds(urls: Sequence[str], seeds_file: str | None) -> list[str]:
 
 
 async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str | None,
-                             quiet: bool, store: SqliteFrontier | None = None,
+                             quiet: bool, store: DurableStore | None = None,
                              resume: ResumeInfo | None = None, warc: WarcSink | None = None, *,
-                             sink: Sink | None = None) -> int:
+                             sink: Sink | None = None, joining: str | None = None) -> int:
     """Run a crawl with a live progress line and a summary; handle Ctrl-C gracefully.
 
-    Records go to sink if given, else to output (see open_sink).
+    Records go to sink if given, else to output (see open_sink). joining: the name
+    of a crawl shared through Redis, which this worker joins rather than resumes.
     """
     from .api import Crawler
     from .display import show_progress, stderr, summary_table
     from .sinks import open_sink
 
     crawler = Crawler(config, sink=sink or open_sink(output), store=store, warc=warc)
-    if resume is not None and not await _goes_on(crawler, resume):
+    if resume is not None and not await _goes_on(crawler, resume, joining):
         return 0
     note = None if quiet else per_host_note(config, seeds)
     if note:
@@ -317,15 +348,17 @@ async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str 
     return 0
 
 
-async def _goes_on(crawler: Crawler, resume: ResumeInfo) -> bool:
+async def _goes_on(crawler: Crawler, resume: ResumeInfo, joining: str | None) -> bool:
     """Repair the output from the saved crawl, then say whether it goes on and how far it got."""
     await crawler.repair()
     if resume.finished:
         await crawler.sink.close()
-        print(f"crawl already finished: {resume.done} pages; --fresh starts over", file=sys.stderr)
+        again = "another --crawl-id starts over" if joining else "--fresh starts over"
+        print(f"crawl already finished: {resume.done} pages; {again}", file=sys.stderr)
         return False
     if resume.resumed:
-        print(f"resuming: {resume.done} done, {resume.pending} pending", file=sys.stderr)
+        going_on = f"joining crawl {joining!r}" if joining else "resuming"
+        print(f"{going_on}: {resume.done} done, {resume.pending} pending", file=sys.stderr)
     return True
 
 
@@ -364,9 +397,16 @@ def _install_interrupt(crawler: Crawler) -> list[bool]:
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
     """crawler crawl URL..."""
+    from .shared import is_shared
+
     config = config_from_args(args)
     if args.warc is not None:
         config = config.replace(capture=True)
+    if is_shared(args.state):
+        return _crawl_shared(args, config)
+    if args.crawl_id is not None or args.lease_timeout is not None:
+        raise UsageError(f"{'--crawl-id' if args.crawl_id is not None else '--lease-timeout'} "
+                         "needs --state redis://HOST:PORT/DB")
     seeds = read_seeds(args.urls, args.seeds_file)
     if args.state is not None:
         return _crawl_with_state(args, config, seeds, args.output)
@@ -421,6 +461,89 @@ def _crawl_with_state(args: argparse.Namespace, config: CrawlConfig, seeds: list
     except (sqlite3.Error, OSError) as exc:  # a full disk, say: SQLite kept its last commit
         raise CommandFailed(f"{_describe(exc)}; what was saved is kept: the same command resumes "
                             "once that is fixed") from None
+
+
+def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
+    """--state redis://...: work on the shared crawl with every other worker given the same --crawl-id.
+
+    Without seed URLs the worker joins the crawl's own; --time-limit counts from the
+    crawl's first worker; -o holds this worker's records (crawler export has them all).
+    """
+    from .resume import begin
+    from .shared import WorkerOutput, require_crawl
+
+    if args.fresh:
+        raise UsageError("--fresh cannot restart a crawl other workers share: use another --crawl-id")
+    if args.lease_timeout is not None and args.lease_timeout <= 0:
+        raise UsageError("--lease-timeout must be positive")
+    given = args.urls or args.seeds_file
+    seeds = read_seeds(args.urls, args.seeds_file) if given else []
+    store = _shared_store(args)
+    try:
+        if not given:
+            require_crawl(store, "give seed URLs to start it")
+            seeds = store.seeds()
+        info = begin(store, seeds, config)
+        config = config.replace(time_limit=store.time_left(config.time_limit))
+        return asyncio.run(crawl_with_display(config, seeds, None, args.quiet, store, info,
+                                              _warc_sink(args, config), sink=WorkerOutput(args.output),
+                                              joining=args.crawl_id))
+    finally:
+        store.close()
+
+
+def _shared_store(args: argparse.Namespace) -> RedisFrontier:
+    """The store of the shared crawl --state and --crawl-id name (checked first: one line each)."""
+    from .shared import connect
+
+    if not args.crawl_id:
+        raise UsageError("--state redis://... needs --crawl-id NAME: the shared crawl's name")
+    if "{" in args.crawl_id or "}" in args.crawl_id:  # its keys use the name as a Redis Cluster hash tag
+        raise UsageError(f"--crawl-id cannot hold {{ or }}: {args.crawl_id!r}")
+    return connect(args.state, args.crawl_id, getattr(args, "lease_timeout", None))
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """crawler export --state redis://... --crawl-id NAME: every saved record once, in commit order."""
+    from .shared import export, require_crawl
+
+    store = _shared_reader(args)
+    try:
+        require_crawl(store)
+        count = export(store.saved_records(), args.output)
+    finally:
+        store.close()
+    if args.output != "-":
+        print(f"exported {count:,} records of crawl {args.crawl_id!r} to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    """crawler status --state redis://... --crawl-id NAME: queued, leased, done, errors and each live worker."""
+    from rich.console import Console
+
+    from .shared import require_crawl, status_document, status_tables
+
+    store = _shared_reader(args)
+    try:
+        require_crawl(store)
+        document = status_document(args.crawl_id, store.status(), hidden=store.worker)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(document, separators=(",", ":")))
+    else:
+        Console(highlight=False).print(*status_tables(document))
+    return 0
+
+
+def _shared_reader(args: argparse.Namespace) -> RedisFrontier:
+    """The shared crawl export and status read: --state must name a Redis."""
+    from .shared import is_shared
+
+    if not is_shared(args.state):
+        raise UsageError(f"--state must be a Redis URL (redis://HOST:PORT/DB), not {args.state!r}")
+    return _shared_store(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -583,11 +706,14 @@ def _cmd_demo_site(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     """crawler check URL...: a crawl that checks every link; exit 1 when one is broken (see crawler.check)."""
     from .check import command as check
+    from .shared import is_shared
 
     config = config_from_args(args, check.check_settings(args.no_external, args.check_fragments))
     seeds = read_seeds(args.urls, args.seeds_file)
     if args.output not in (None, "-") and not Path(args.output).parent.is_dir():
         raise UsageError(f"-o {args.output}: no such directory")
+    if is_shared(args.state):
+        raise UsageError("crawler check keeps its state in a directory: --state DIR (a Redis is for crawler crawl)")
     started = time.monotonic()
     builder = check.ReportBuilder(check_fragments=config.check_fragments)
     if args.state is not None:
@@ -604,7 +730,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"crawl": _cmd_crawl, "check": _cmd_check, "compare": _cmd_compare, "demo": _cmd_demo,
-            "demo-site": _cmd_demo_site}
+            "demo-site": _cmd_demo_site, "export": _cmd_export, "status": _cmd_status}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
