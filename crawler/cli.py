@@ -492,15 +492,18 @@ def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
         store.close()
 
 
-def _shared_store(args: argparse.Namespace) -> RedisFrontier:
-    """The store of the shared crawl --state and --crawl-id name (checked first: one line each)."""
+def _shared_store(args: argparse.Namespace, *, join: bool = True) -> RedisFrontier:
+    """The store of the shared crawl --state and --crawl-id name (checked first: one line each).
+
+    join: as a worker of the crawl; export and status only read it.
+    """
     from .shared import connect
 
     if not args.crawl_id:
         raise UsageError("--state redis://... needs --crawl-id NAME: the shared crawl's name")
     if "{" in args.crawl_id or "}" in args.crawl_id:  # its keys use the name as a Redis Cluster hash tag
         raise UsageError(f"--crawl-id cannot hold {{ or }}: {args.crawl_id!r}")
-    return connect(args.state, args.crawl_id, getattr(args, "lease_timeout", None))
+    return connect(args.state, args.crawl_id, getattr(args, "lease_timeout", None), join=join)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -527,7 +530,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     store = _shared_reader(args)
     try:
         require_crawl(store)
-        document = status_document(args.crawl_id, store.status(), hidden=store.worker)
+        document = status_document(args.crawl_id, store.status())
     finally:
         store.close()
     if args.json:
@@ -543,7 +546,7 @@ def _shared_reader(args: argparse.Namespace) -> RedisFrontier:
 
     if not is_shared(args.state):
         raise UsageError(f"--state must be a Redis URL (redis://HOST:PORT/DB), not {args.state!r}")
-    return _shared_store(args)
+    return _shared_store(args, join=False)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

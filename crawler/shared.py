@@ -32,11 +32,14 @@ def is_shared(state: str | None) -> bool:
     return state is not None and state.startswith(SCHEMES)
 
 
-def connect(url: str, crawl_id: str, lease_timeout: float | None = None) -> RedisFrontier:
-    """The store of crawl crawl_id in the Redis at url (StateError, one line, when unreachable)."""
+def connect(url: str, crawl_id: str, lease_timeout: float | None = None, *, join: bool = True) -> RedisFrontier:
+    """The store of crawl crawl_id in the Redis at url (StateError, one line, when unreachable).
+
+    join: as a worker, which holds leases; export and status only read.
+    """
     from .stores.redis import RedisFrontier
 
-    return RedisFrontier.connect(url, crawl_id, lease_timeout=lease_timeout or DEFAULT_LEASE_TIMEOUT)
+    return RedisFrontier.connect(url, crawl_id, lease_timeout=lease_timeout or DEFAULT_LEASE_TIMEOUT, join=join)
 
 
 def require_crawl(store: RedisFrontier, hint: str = "no worker has begun it") -> None:
@@ -97,11 +100,9 @@ def _write_lines(records: Iterable[PageRecord], file: Any) -> int:
     return count
 
 
-def status_document(crawl_id: str, status: CrawlStatus, hidden: str) -> dict[str, Any]:
-    """The crawl's status as JSON, without the worker named hidden (the asking command's own)."""
-    document = dataclasses.asdict(status)
-    document["workers"] = [w for w in document["workers"] if w["name"] != hidden]
-    return {"crawl_id": crawl_id, **document}
+def status_document(crawl_id: str, status: CrawlStatus) -> dict[str, Any]:
+    """The crawl's status as a JSON object."""
+    return {"crawl_id": crawl_id, **dataclasses.asdict(status)}
 
 
 def status_tables(document: dict[str, Any]) -> tuple[Table, Table]:

@@ -23,9 +23,10 @@ from crawler.demo import DemoSiteProcess, DemoSpec, expected_urls
 from ..redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
-# Slow enough (latency) that a kill finds the crawl running, small enough to end in seconds.
-SITE = DemoSpec(pages=300, latency_ms=20, seed=13)
-FAST = ("-c", "8", "-w", "8", "--per-host", "16", "-q")
+# Slow enough (latency, and 8 requests at once for all workers) that a kill finds the crawl
+# running, small enough to end in seconds.
+SITE = DemoSpec(pages=300, latency_ms=50, seed=13)
+FAST = ("-c", "8", "-w", "8", "--per-host", "8", "-q")
 CRAWL = "site"
 
 
@@ -143,7 +144,7 @@ def test_a_worker_killed_with_9_loses_nothing_and_joins_again(
     workers[0].send_signal(signal.SIGKILL)
     assert workers[0].wait(timeout=10) == -signal.SIGKILL
     assert read_jsonl(outputs[0]), "the killed worker had committed nothing"
-    assert running["done"] >= 20 and running["workers"]
+    assert 20 <= running["done"] < SITE.pages and len(running["workers"]) == 3  # the kill came mid-crawl
     # Its leases run out in 2 s; the others take its requests over and finish the crawl.
     for worker in workers[1:]:
         finish(worker)
@@ -165,6 +166,7 @@ def test_a_worker_restarted_at_once_takes_part_again(
     workers[1].send_signal(signal.SIGKILL)
     workers[1].wait(timeout=10)
     before = len(read_jsonl(outputs[1]))
+    assert sum(len(read_jsonl(out)) for out in outputs) < SITE.pages  # the kill came mid-crawl
     workers[1] = start_worker(redis_server, outputs[1], "--lease-timeout", "2")
     for worker in workers:
         finish(worker)
@@ -179,6 +181,7 @@ def test_redis_killed_and_restarted_mid_crawl_loses_nothing_committed(
     wait_for_lines(outputs[0], 20)
     redis_server.kill()
     committed = {r["url"] for r in union(outputs)}  # every record a worker wrote was committed first
+    assert len(committed) < SITE.pages  # the kill came mid-crawl
     time.sleep(1)
     redis_server.start()
     errors = [finish(worker) for worker in workers]
