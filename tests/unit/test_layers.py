@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("sinks", {"sinks"}),
     ("core", {"core", "resume"}),
     ("drivers", {"runners", "hooks"}),
-    ("front ends", {"api", "cli", "check", "compare", "figures", "report", "chart", "workloads", "display", "demo",
+    ("front ends", {"api", "cli", "shared", "check", "compare", "figures", "report", "chart", "workloads", "display", "demo",
                     "__main__", ""}),
 ]
 # Layers side by side that must not know each other: storage is not output, nor I/O.
