@@ -474,6 +474,8 @@ def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
 
     if args.fresh:
         raise UsageError("--fresh cannot restart a crawl other workers share: use another --crawl-id")
+    if args.warc is not None:  # its files would hold records the crawl refused, and no resume repairs them
+        raise UsageError("--warc is not offered with --state redis:// yet")
     if args.lease_timeout is not None and args.lease_timeout <= 0:
         raise UsageError("--lease-timeout must be positive")
     given = args.urls or args.seeds_file
@@ -486,8 +488,7 @@ def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
         info = begin(store, seeds, config)
         config = config.replace(time_limit=store.time_left(config.time_limit))
         return asyncio.run(crawl_with_display(config, seeds, None, args.quiet, store, info,
-                                              _warc_sink(args, config), sink=WorkerOutput(args.output),
-                                              joining=args.crawl_id))
+                                              sink=WorkerOutput(args.output), joining=args.crawl_id))
     finally:
         store.close()
 

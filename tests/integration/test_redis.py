@@ -235,6 +235,18 @@ def test_a_crawl_begun_with_other_settings_is_refused(
     assert result.stderr.count("\n") == 1 and "max_depth" in result.stderr and "--crawl-id" in result.stderr
 
 
+def test_time_limit_counts_from_the_crawls_first_start(
+        site: DemoSiteProcess, redis_server: RedisServer, start_worker: Spawn, tmp_path: Path) -> None:
+    started = time.monotonic()
+    finish(start_worker(redis_server, tmp_path / "first.jsonl", site.url, "--max-pages", "5"))
+    time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))
+    # The whole crawl's second has passed: a worker joining with --time-limit 1 gets the 1 ms floor
+    # of time_left, in which at most its first burst (8 at once) starts, not the 45 pages it may.
+    late = tmp_path / "late.jsonl"
+    finish(start_worker(redis_server, late, "--max-pages", "50", "--time-limit", "1"))
+    assert len(read_jsonl(late)) <= 8 and len(export(redis_server, tmp_path)) <= 5 + 8
+
+
 def test_joining_a_crawl_that_does_not_exist_is_refused(redis_server: RedisServer) -> None:
     result = crawler("crawl", "--state", redis_server.url, "--crawl-id", "nobody-began-it")
     assert result.returncode == 2
@@ -271,6 +283,7 @@ def test_an_unreachable_redis_is_one_line_and_exit_2(command: list[str]) -> None
      "--lease-timeout must be positive"),
     (["crawl", "--state", "redis://127.0.0.1:1/0", "--crawl-id", "x", "--fresh"], "use another --crawl-id"),
     (["crawl", "--state", "redis://127.0.0.1:1/0", "--crawl-id", "a{b}"], "cannot hold { or }"),
+    (["crawl", "--state", "redis://127.0.0.1:1/0", "--crawl-id", "x", "--warc", "w"], "--warc is not offered"),
     (["export", "--state", "some/dir", "--crawl-id", "x"], "--state must be a Redis URL"),
     (["status", "--crawl-id", "x"], "required: --state"),
     (["check", "http://127.0.0.1:9/", "--state", "redis://127.0.0.1:1/0"], "keeps its state in a directory"),
