@@ -85,6 +85,8 @@ def export(records: Iterable[PageRecord], output: str) -> int:
         with partial.open("w", encoding="utf-8") as file:
             count = _write_lines(records, file)
         partial.replace(path)
+    except OSError as exc:  # a missing directory or a full disk: say so of the file asked for
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     finally:
         partial.unlink(missing_ok=True)
     return count

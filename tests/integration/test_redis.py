@@ -225,6 +225,8 @@ def test_export_to_stdout_is_in_commit_order(
     for out in outputs:  # each worker wrote its records in the order it committed them
         positions = [order[record["url"]] for record in read_jsonl(out)]
         assert positions == sorted(positions)
+    result = crawler("export", "--state", redis_server.url, "--crawl-id", CRAWL, "-o", "/nonexistent/all.jsonl")
+    assert (result.returncode, result.stderr) == (1, "crawler: error: /nonexistent/all.jsonl: No such file or directory\n")
 
 
 def test_a_crawl_begun_with_other_settings_is_refused(
