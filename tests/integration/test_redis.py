@@ -21,12 +21,16 @@ from crawler.config import MODES
 from crawler.demo import DemoSiteProcess, DemoSpec, expected_urls
 
 from ..redis_server import RedisServer
+from .sites import counting_app, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 # Slow enough (latency, and 8 requests at once for all workers) that a kill finds the crawl
 # running, small enough to end in seconds.
 SITE = DemoSpec(pages=300, latency_ms=50, seed=13)
 FAST = ("-c", "8", "-w", "8", "--per-host", "8", "-q")
+# A request reaches the server a few ms after the core hands it out, by a varying amount
+# (see test_politeness.py): gaps between starts may look that much shorter than the delay.
+POLITENESS_TOLERANCE = 0.030
 CRAWL = "site"
 
 
@@ -50,14 +54,16 @@ Spawn = Callable[..., "subprocess.Popen[str]"]
 def start_worker() -> Iterator[Spawn]:
     """start_worker(redis, out, *args): start one worker of the shared crawl, its records going to out.
 
+    args come after the FAST flags, so they override them.
+
     Workers still running when the test ends are killed (a failed test must not leave them behind).
     """
     started: list[subprocess.Popen[str]] = []
 
     def start(redis: RedisServer, out: Path, *args: str) -> subprocess.Popen[str]:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "crawl", *args, "--state", redis.url, "--crawl-id", CRAWL,
-             "-o", str(out), *FAST], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "crawler", "crawl", *FAST, *args, "--state", redis.url, "--crawl-id", CRAWL,
+             "-o", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         started.append(worker)
         return worker
 
@@ -227,6 +233,23 @@ def test_export_to_stdout_is_in_commit_order(
         assert positions == sorted(positions)
     result = crawler("export", "--state", redis_server.url, "--crawl-id", CRAWL, "-o", "/nonexistent/all.jsonl")
     assert (result.returncode, result.stderr) == (1, "crawler: error: /nonexistent/all.jsonl: No such file or directory\n")
+
+
+@pytest.mark.parametrize("limit, delay", [(2, 0.0), (8, 0.15)])
+def test_politeness_holds_for_all_workers_together_at_the_server(
+        redis_server: RedisServer, start_worker: Spawn, tmp_path: Path, limit: int, delay: float) -> None:
+    app, log = counting_app(pages=9 if delay else 24, latency=0.05)
+    outputs = [tmp_path / f"worker{i}.jsonl" for i in range(3)]
+    with serve(app) as url:
+        workers = [start_worker(redis_server, out, url, "--per-host", str(limit), "--delay", str(delay))
+                   for out in outputs]
+        for worker in workers:
+            finish(worker)
+    assert len(union(outputs)) == len(log.paths) - 1  # every page once; robots.txt once, shared
+    assert log.paths.count("/robots.txt") == 1
+    assert log.peak_in_flight == (1 if delay else limit)  # 3 workers at -c 8 would send 24 at once
+    if delay:  # three processes, each of which alone would start at once: one gap, kept in Redis
+        assert min(log.gaps()) >= delay - POLITENESS_TOLERANCE
 
 
 def test_a_crawl_begun_with_other_settings_is_refused(
