@@ -480,7 +480,7 @@ def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
         raise UsageError("--lease-timeout must be positive")
     given = args.urls or args.seeds_file
     seeds = read_seeds(args.urls, args.seeds_file) if given else []
-    store = _shared_store(args)
+    store = _shared_store(args, lease_timeout=args.lease_timeout, max_pages=config.max_pages)
     try:
         if not given:
             require_crawl(store, "give seed URLs to start it")
@@ -493,10 +493,10 @@ def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
         store.close()
 
 
-def _shared_store(args: argparse.Namespace, *, join: bool = True) -> RedisFrontier:
+def _shared_store(args: argparse.Namespace, **options: Any) -> RedisFrontier:
     """The store of the shared crawl --state and --crawl-id name (checked first: one line each).
 
-    join: as a worker of the crawl; export and status only read it.
+    options: crawler.shared.connect's (join=False for export and status, which only read).
     """
     from .shared import connect
 
@@ -504,7 +504,7 @@ def _shared_store(args: argparse.Namespace, *, join: bool = True) -> RedisFronti
         raise UsageError("--state redis://... needs --crawl-id NAME: the shared crawl's name")
     if "{" in args.crawl_id or "}" in args.crawl_id:  # its keys use the name as a Redis Cluster hash tag
         raise UsageError(f"--crawl-id cannot hold {{ or }}: {args.crawl_id!r}")
-    return connect(args.state, args.crawl_id, getattr(args, "lease_timeout", None), join=join)
+    return connect(args.state, args.crawl_id, **options)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

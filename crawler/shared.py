@@ -32,14 +32,17 @@ def is_shared(state: str | None) -> bool:
     return state is not None and state.startswith(SCHEMES)
 
 
-def connect(url: str, crawl_id: str, lease_timeout: float | None = None, *, join: bool = True) -> RedisFrontier:
+def connect(url: str, crawl_id: str, *, join: bool = True, lease_timeout: float | None = None,
+            max_pages: int | None = None) -> RedisFrontier:
     """The store of crawl crawl_id in the Redis at url (StateError, one line, when unreachable).
 
-    join: as a worker, which holds leases; export and status only read.
+    join: as a worker, which holds leases (export and status only read); max_pages: the
+    page budget of the whole crawl, which every worker's records and leases count against.
     """
     from .stores.redis import RedisFrontier
 
-    return RedisFrontier.connect(url, crawl_id, lease_timeout=lease_timeout or DEFAULT_LEASE_TIMEOUT, join=join)
+    return RedisFrontier.connect(url, crawl_id, join=join, lease_timeout=lease_timeout or DEFAULT_LEASE_TIMEOUT,
+                                 max_pages=max_pages)
 
 
 def require_crawl(store: RedisFrontier, hint: str = "no worker has begun it") -> None:

@@ -260,6 +260,14 @@ def test_a_crawl_begun_with_other_settings_is_refused(
     assert result.stderr.count("\n") == 1 and "max_depth" in result.stderr and "--crawl-id" in result.stderr
 
 
+def test_max_pages_holds_for_the_whole_crawl(
+        site: DemoSiteProcess, redis_server: RedisServer, start_worker: Spawn, tmp_path: Path) -> None:
+    outputs = [tmp_path / f"worker{i}.jsonl" for i in range(3)]
+    for worker in [start_worker(redis_server, out, site.url, "--max-pages", "40") for out in outputs]:
+        finish(worker)
+    assert len(export(redis_server, tmp_path)) == len(union(outputs)) == 40
+
+
 def test_time_limit_counts_from_the_crawls_first_start(
         site: DemoSiteProcess, redis_server: RedisServer, start_worker: Spawn, tmp_path: Path) -> None:
     started = time.monotonic()
