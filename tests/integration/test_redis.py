@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from crawler.config import MODES
-from crawler.demo import DemoSiteProcess, DemoSpec, expected_urls
+from crawler.demo import DemoSiteProcess, DemoSpec, expected_urls, page_path
 
 from ..redis_server import RedisServer
 from .sites import counting_app, serve
@@ -258,6 +258,15 @@ def test_a_crawl_begun_with_other_settings_is_refused(
     result = crawler("crawl", site.url, "--state", redis_server.url, "--crawl-id", CRAWL, "--max-depth", "2")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "max_depth" in result.stderr and "--crawl-id" in result.stderr
+
+
+def test_a_later_workers_seeds_join_the_crawl(
+        site: DemoSiteProcess, redis_server: RedisServer, start_worker: Spawn, tmp_path: Path) -> None:
+    later = site.url.rstrip("/") + page_path(7)
+    finish(start_worker(redis_server, tmp_path / "a.jsonl", site.url, "--max-depth", "0"))
+    finish(start_worker(redis_server, tmp_path / "b.jsonl", later, "--max-depth", "0"))
+    assert [(r["url"], r["status"]) for r in read_jsonl(tmp_path / "b.jsonl")] == [(later, 200)]
+    assert {r["url"] for r in export(redis_server, tmp_path)} == {site.url, later}
 
 
 def test_max_pages_holds_for_the_whole_crawl(
