@@ -238,15 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_shared_options(parser: argparse.ArgumentParser, *, worker: bool = True) -> None:
-    """--crawl-id, and for a worker --lease-timeout: a crawl shared through Redis."""
+def _add_shared_options(parser: argparse.ArgumentParser) -> None:
+    """--crawl-id and --lease-timeout: a worker of a crawl shared through Redis."""
     parser.add_argument("--crawl-id", metavar="NAME",
                         help="with --state redis://: the shared crawl's name; every worker given it works on it "
                              "(default: none)")
-    if worker:
-        parser.add_argument("--lease-timeout", type=float, metavar="S",
-                            help="with --state redis://: seconds the requests a worker claimed stay its own "
-                                 "unless it renews them, before other workers take them over (default: 30)")
+    parser.add_argument("--lease-timeout", type=float, metavar="S",
+                        help="with --state redis://: seconds the requests a worker claimed stay its own "
+                             "unless it renews them, before other workers take them over (default: 30)")
 
 
 def _add_shared_parsers(commands: Any) -> None:
@@ -256,7 +255,7 @@ def _add_shared_parsers(commands: Any) -> None:
     for parser in (export, status):
         parser.add_argument("--state", required=True, metavar="URL",
                             help="the Redis the crawl is in: redis://HOST:PORT/DB")
-        _add_shared_options(parser, worker=False)
+        parser.add_argument("--crawl-id", required=True, metavar="NAME", help="the shared crawl's name")
     export.add_argument("-o", "--output", default="-", metavar="FILE",
                         help="write the records as JSON Lines to FILE, in commit order (default: -, stdout)")
     status.add_argument("--json", action="store_true", help="one JSON object instead of tables (default: off)")

@@ -328,6 +328,7 @@ def test_an_unreachable_redis_is_one_line_and_exit_2(command: list[str]) -> None
     (["crawl", "--state", "redis://127.0.0.1:1/0", "--crawl-id", "x", "--warc", "w"], "--warc is not offered"),
     (["export", "--state", "some/dir", "--crawl-id", "x"], "--state must be a Redis URL"),
     (["status", "--crawl-id", "x"], "required: --state"),
+    (["export", "--state", "redis://127.0.0.1:1/0"], "required: --crawl-id"),
     (["check", "http://127.0.0.1:9/", "--state", "redis://127.0.0.1:1/0"], "keeps its state in a directory"),
 ])
 def test_usage_mistakes_are_one_line(args: list[str], message: str) -> None:
