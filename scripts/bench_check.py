@@ -82,6 +82,9 @@ def demo_part(args: argparse.Namespace, out: Path) -> None:
     (crawl_wall, crawl_cpu, _), (check_wall, check_cpu, _) = medians["crawl"], medians["check"]
     print(f"check / crawl: wall {check_wall / crawl_wall:.2f}x, CPU {check_cpu / crawl_cpu:.2f}x; "
           f"the check's report: {report['checked']} targets checked, {len(report['broken'])} broken")
+    # On a shared machine a run can be slowed by others: the spread says how far to trust the medians.
+    for name, runs in figures.items():
+        print(f"{name} runs, wall s: {' '.join(f'{wall:.2f}' for wall, _, _ in runs)}")
 
 
 @contextmanager
