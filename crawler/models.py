@@ -111,12 +111,12 @@ class HookOutput:
 
 
 class LinkRefs(NamedTuple):
-    """A page's links as a link check reports them, a column a field: link i is urls[i], its
-    fragment, its text and its element's tag (a, img ...), each distinct link once, in page order."""
+    """A page's links as a link check reports them, in columns: link i is urls[i], with its
+    fragments[i], texts[i] and tags[i] (its element: a, img ...); each distinct link once, in page order."""
 
     # Columns, not a tuple a link: a check's parse results bring ~50 links a page from the
-    # parse workers, and every tuple unpickled in the crawling process is one more object
-    # for its garbage collector, which then ran twice as often as in a crawl.
+    # parse workers, and each tuple unpickled in the crawling process is one more object for
+    # its garbage collector, which so collected the whole heap twice as often as in a crawl.
 
     urls: tuple[str, ...] = ()
     fragments: tuple[str, ...] = ()
