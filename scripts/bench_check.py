@@ -82,9 +82,14 @@ def demo_part(args: argparse.Namespace, out: Path) -> None:
     (crawl_wall, crawl_cpu, _), (check_wall, check_cpu, _) = medians["crawl"], medians["check"]
     print(f"check / crawl: wall {check_wall / crawl_wall:.2f}x, CPU {check_cpu / crawl_cpu:.2f}x; "
           f"the check's report: {report['checked']} targets checked, {len(report['broken'])} broken")
-    # On a shared machine a run can be slowed by others: the spread says how far to trust the medians.
+    # On a shared machine a run can be slowed by others: the spread says how far to trust the medians,
+    # and a check against the crawl run just before it compares runs that met the same load.
     for name, runs in figures.items():
         print(f"{name} runs, wall s: {' '.join(f'{wall:.2f}' for wall, _, _ in runs)}")
+    pairs = [(check[0] / crawl[0], check[1] / crawl[1]) for crawl, check in zip(figures["crawl"], figures["check"], strict=True)]
+    walls, cpus = zip(*pairs, strict=True)
+    print(f"check / crawl run by run: wall median {statistics.median(walls):.2f}x ({min(walls):.2f}-{max(walls):.2f}), "
+          f"CPU median {statistics.median(cpus):.2f}x ({min(cpus):.2f}-{max(cpus):.2f})")
 
 
 @contextmanager
