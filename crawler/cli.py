@@ -469,7 +469,8 @@ def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
     crawl's first worker; -o holds this worker's records (crawler export has them all).
     """
     from .resume import begin
-    from .shared import WorkerOutput, require_crawl
+    from .shared import require_crawl
+    from .sinks import open_sink
 
     if args.fresh:
         raise UsageError("--fresh cannot restart a crawl other workers share: use another --crawl-id")
@@ -485,9 +486,13 @@ def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
             require_crawl(store, "give seed URLs to start it")
             seeds = store.seeds()
         info = begin(store, seeds, config)
-        config = config.replace(time_limit=store.time_left(config.time_limit))
+        left = store.time_left(config.time_limit)
+        if left == 0:
+            print(f"crawl {args.crawl_id!r} is past its --time-limit: nothing to do", file=sys.stderr)
+            return 0
+        config = config.replace(time_limit=left)
         return asyncio.run(crawl_with_display(config, seeds, None, args.quiet, store, info,
-                                              sink=WorkerOutput(args.output), joining=args.crawl_id))
+                                              sink=open_sink(args.output, append=True), joining=args.crawl_id))
     finally:
         store.close()
 
@@ -513,7 +518,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     store = _shared_reader(args)
     try:
         require_crawl(store)
-        count = export(store.saved_records(), args.output)
+        count = export(store.crawl_records(), args.output)
     finally:
         store.close()
     if args.output != "-":

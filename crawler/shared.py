@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .models import PageRecord
-from .sinks import encode_record, open_sink
+from .sinks import encode_record
 from .stores.sqlite import StateError
 
 if TYPE_CHECKING:
@@ -49,29 +49,6 @@ def require_crawl(store: RedisFrontier, hint: str = "no worker has begun it") ->
     """Refuse a crawl id that no worker has begun (a typo, or another Redis database)."""
     if not store.exists():
         raise StateError(f"no crawl {store.crawl_id!r} in {store.url}: {hint}")
-
-
-class WorkerOutput:
-    """A worker's own -o: the records it committed, appended, so a restarted worker keeps what it wrote.
-
-    It has no ``repair``: the crawl's journal holds every worker's records, which
-    belong in ``crawler export``, not in this worker's file.
-    """
-
-    def __init__(self, output: str | None) -> None:
-        self._sink = open_sink(output, append=True)
-
-    async def write(self, record: PageRecord) -> None:
-        """Append one record."""
-        await self._sink.write(record)
-
-    async def write_many(self, records: Sequence[PageRecord]) -> None:
-        """Append records (every sink open_sink makes takes batches)."""
-        await self._sink.write_many(records)  # type: ignore[attr-defined]
-
-    async def close(self) -> None:
-        """Close the file."""
-        await self._sink.close()
 
 
 def export(records: Iterable[PageRecord], output: str) -> int:

@@ -291,7 +291,7 @@ def journal_figures(url: str, crawl_id: str, pages: int, slot_seconds: float) ->
     from crawler.stores.redis import RedisFrontier
 
     reader = RedisFrontier.connect(url, crawl_id, join=False)
-    records = list(reader.saved_records())
+    records = list(reader.crawl_records())
     reader.close()
     urls = Counter(record.requested_url for record in records)
     twice = sum(1 for n in urls.values() if n > 1)

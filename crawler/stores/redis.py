@@ -108,9 +108,9 @@ class RedisFrontier:
 
     ::
 
-        store = RedisFrontier.connect("redis://host:6379/0", "my-crawl")
+        store = RedisFrontier.connect("redis://host:6379/0", "my-crawl", max_pages=config.max_pages)
         resume.begin(store, seeds, config)          # seeds join; other settings must match
-        async with Crawler(config, store=store, sink=JsonLinesSink("part.jsonl")) as crawler:
+        async with Crawler(config, store=store, sink=JsonLinesSink("part.jsonl", append=True)) as crawler:
             async for page in crawler.crawl(seeds): ...
         store.close()
     """
@@ -144,10 +144,9 @@ class RedisFrontier:
         self._trouble: str | None = None
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
-        if join:  # a worker; status and export only read
+        self._joined = join  # a worker; status and export only read
+        if join:
             self._call("REGISTER", self.worker, self._lease_ms)
-            self._renewer = threading.Thread(target=self._renew_loop, name="lease-renewer", daemon=True)
-            self._renewer.start()
 
     @classmethod
     def connect(cls, url: str, crawl_id: str, **options: Any) -> RedisFrontier:
@@ -184,9 +183,9 @@ class RedisFrontier:
         return sorted(map(str, self._retry(lambda: self.client.smembers(self._prefix + "seeds"))))
 
     def time_left(self, limit: float | None) -> float | None:
-        """What is left of a time limit for the whole crawl, counted from its first worker's start."""
+        """What is left of a time limit for the whole crawl, counted from its first worker's start (0: spent)."""
         now, started = self._call("CLOCK")
-        return None if limit is None else max(0.001, limit - (now - started) / 1000)
+        return None if limit is None else max(0.0, limit - (now - started) / 1000)
 
     def slots(self, per_host: int, delay: float) -> RedisSlots:
         """Politeness shared by every worker, in Redis."""
@@ -234,6 +233,7 @@ class RedisFrontier:
             if not queue:
                 del self._local[host]
             self._local_count -= 1
+            self._renew_from_now_on()
             return request
 
     def peek(self, host: str) -> CrawlRequest | None:
@@ -256,7 +256,7 @@ class RedisFrontier:
             asked, queued, elsewhere = self._elsewhere
             # A cached count may say "wait" for IDLE_POLL; only a fresh one may say "done".
             if time.monotonic() - asked > IDLE_POLL or not queued + elsewhere:
-                queued, elsewhere = self._call("WORK_LEFT", self.worker, self._budget)
+                queued, elsewhere = self._call("WORK_LEFT", self.worker, self._budget, self._lease_ms)
                 self._elsewhere = (time.monotonic(), queued, elsewhere)
             return queued + elsewhere
 
@@ -296,18 +296,20 @@ class RedisFrontier:
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
+        if self._joined:
             with self._lock:
                 self._flush()
                 self._call("LEAVE", self.worker)
         self.client.close()
 
-    # ----- the journal export reads ---------------------------------------------
+    # ----- the whole crawl's records, for export -------------------------------
+    # (Not named as a Journal's: a worker's own output holds its records, not the crawl's.)
 
-    def saved_count(self) -> int:
+    def crawl_record_count(self) -> int:
         """How many records the crawl saved."""
         return int(self._retry(lambda: self.client.llen(self._prefix + "records")))
 
-    def saved_records(self, after: int = 0) -> Iterator[PageRecord]:
+    def crawl_records(self, after: int = 0) -> Iterator[PageRecord]:
         """The saved records numbered after after (from 1), in commit order, a thousand at a time."""
         key = self._prefix + "records"
         start = after
@@ -375,7 +377,7 @@ class RedisFrontier:
         if time.monotonic() < self._next_claim:
             return
         want = 2 * self.batch - self._local_count
-        reply = self._call("CLAIM", self.worker, self._nonce(), want, self._budget)
+        reply = self._call("CLAIM", self.worker, self._nonce(), want, self._budget, self._lease_ms)
         if reply == [-1]:
             self._rejoin()
             return
@@ -395,6 +397,17 @@ class RedisFrontier:
         self._local.clear()
         self._local_count = 0
         self._call("REGISTER", self.worker, self._lease_ms)
+
+    def _renew_from_now_on(self) -> None:
+        """Start renewing the lease (once): from the first request started, not from connect.
+
+        Until then claims renew it. A thread started earlier would keep the async driver
+        from forking its parse pool (slow to start from a forkserver: 2.5-3.3 s for four
+        workers on two cores, at half speed meanwhile; scripts/bench_redis.py).
+        """
+        if self._renewer is None:
+            self._renewer = threading.Thread(target=self._renew_loop, name="lease-renewer", daemon=True)
+            self._renewer.start()
 
     def _renew_loop(self) -> None:
         """Renew the lease, and give back the requests of workers whose leases ran out."""
@@ -561,8 +574,16 @@ def _fingerprint(url: str) -> str:
 
 
 def _encode(request: CrawlRequest) -> str:
-    """A request as compact JSON, trailing defaults left out (it waits in Redis, maybe millions)."""
-    fields = [request.url, request.depth, request.referrer, request.kind, request.requested_url,
+    """A request as compact JSON (it waits in Redis, maybe millions of them).
+
+    Trailing defaults are left out, and a referrer on the URL's own origin keeps only its
+    path: about 30 bytes less a request.
+    """
+    referrer = request.referrer
+    origin = _origin(request.url)
+    if referrer is not None and referrer.startswith(origin + "/"):
+        referrer = referrer[len(origin):]
+    fields = [request.url, request.depth, referrer, request.kind, request.requested_url,
               list(request.redirects), request.retries]
     defaults: list[Any] = [None, 0, None, "page", None, [], 0]
     while len(fields) > 2 and fields[-1] == defaults[len(fields) - 1]:
@@ -574,8 +595,15 @@ def _decode(raw: str) -> CrawlRequest:
     """A request from its compact JSON."""
     fields = json.loads(raw)
     url, depth, referrer, kind, requested_url, redirects, retries = fields + [None, "page", None, [], 0][len(fields) - 2:]
+    if referrer is not None and referrer.startswith("/"):
+        referrer = _origin(url) + referrer
     return CrawlRequest(url=url, depth=depth, referrer=referrer, kind=kind, requested_url=requested_url,
                         redirects=tuple(redirects), retries=retries)
+
+
+def _origin(url: str) -> str:
+    """scheme://netloc of an absolute URL."""
+    return "/".join(url.split("/", 3)[:3])
 
 
 def _line(record: PageRecord) -> str:

@@ -78,6 +78,13 @@ local function requeue(w)
   redis.call('HDEL', P .. 'replies', w .. ':claim', w .. ':commit')
   return n
 end
+local function reap()
+  local n = 0
+  for _, w in ipairs(redis.call('ZRANGEBYSCORE', P .. 'workers', '-inf', now_ms())) do
+    n = n + requeue(w)
+  end
+  return n
+end
 local function replay(w, what, nonce)
   local last = redis.call('HGET', P .. 'replies', w .. ':' .. what)
   if last and string.sub(last, 1, #nonce + 1) == nonce .. ' ' then
@@ -109,13 +116,10 @@ redis.call('HSET', P .. 'winfo:' .. ARGV[1], 'renewed', now_ms())
 return 1
 """
 
-# Gives the requests of every worker whose lease ran out back to the queue, at its front.
+# Gives the requests of every worker whose lease ran out back to the queue, at its front
+# (CLAIM and WORK_LEFT do it too: an idle worker, which renews nothing yet, still reaps).
 REAP = _COMMON + """
-local n = 0
-for _, w in ipairs(redis.call('ZRANGEBYSCORE', P .. 'workers', '-inf', now_ms())) do
-  n = n + requeue(w)
-end
-return n
+return reap()
 """
 
 # ARGV: worker. A worker leaving gives back what it still holds.
@@ -123,13 +127,15 @@ LEAVE = _COMMON + """
 return requeue(ARGV[1])
 """
 
-# ARGV: worker, nonce, how many, page budget left to the crawl (-1: none).
+# ARGV: worker, nonce, how many, page budget of the crawl (-1: none), lease (ms).
 # -> {-1} when the worker's leases were taken over, else {id, request, id, request, ...}.
 CLAIM = _COMMON + """
 local w, nonce, want, budget = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local again = replay(w, 'claim', nonce)
 if again then return again end
+reap()  -- whoever looks for work gives back what dead workers held
 if not redis.call('ZSCORE', P .. 'workers', w) then return {-1} end
+redis.call('ZADD', P .. 'workers', now_ms() + tonumber(ARGV[5]), w)  -- a claim renews the lease
 if budget >= 0 then
   local used = tonumber(redis.call('HGET', P .. 'tally', 'pages') or 0) + redis.call('HLEN', P .. 'req')
   want = math.min(want, budget - used)
@@ -182,8 +188,10 @@ end
 return remember(w, 'commit', nonce, saved)
 """
 
-# ARGV: worker, page budget left (-1: none). -> {queued (0 once the budget is spent), held by others}.
+# ARGV: worker, page budget (-1: none), lease (ms). -> {queued (0 once the budget is spent), held by others}.
 WORK_LEFT = _COMMON + """
+reap()
+redis.call('ZADD', P .. 'workers', 'XX', now_ms() + tonumber(ARGV[3]), ARGV[1])  -- asking renews
 local queued = tonumber(redis.call('HGET', P .. 'n', 'queued') or 0)
 local held = redis.call('HLEN', P .. 'req')
 local mine = redis.call('SCARD', P .. 'lease:' .. ARGV[1])

@@ -282,11 +282,11 @@ def test_time_limit_counts_from_the_crawls_first_start(
     started = time.monotonic()
     finish(start_worker(redis_server, tmp_path / "first.jsonl", site.url, "--max-pages", "5"))
     time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))
-    # The whole crawl's second has passed: a worker joining with --time-limit 1 gets the 1 ms floor
-    # of time_left, in which at most its first burst (8 at once) starts, not the 45 pages it may.
+    # The whole crawl's second has passed: a worker joining with --time-limit 1 starts nothing.
     late = tmp_path / "late.jsonl"
-    finish(start_worker(redis_server, late, "--max-pages", "50", "--time-limit", "1"))
-    assert len(read_jsonl(late)) <= 8 and len(export(redis_server, tmp_path)) <= 5 + 8
+    said = finish(start_worker(redis_server, late, "--max-pages", "50", "--time-limit", "1"))
+    assert "is past its --time-limit: nothing to do" in said
+    assert read_jsonl(late) == [] and len(export(redis_server, tmp_path)) == 5
 
 
 def test_joining_a_crawl_that_does_not_exist_is_refused(redis_server: RedisServer) -> None:

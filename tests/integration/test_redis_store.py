@@ -100,7 +100,7 @@ def test_a_killed_workers_requests_go_back_and_its_late_commit_is_refused(
     assert b.pop(HOST) == request
     assert a.commit([record(ROOT + "x")]) == []  # too late: b holds it now
     assert b.commit([record(ROOT + "x")]) == [record(ROOT + "x")]
-    assert [r.url for r in b.saved_records()] == [ROOT + "x"]
+    assert [r.url for r in b.crawl_records()] == [ROOT + "x"]
     assert b.status().done == 1 and b.pending_count() == 0
 
 
@@ -153,7 +153,7 @@ def test_a_retried_commit_saves_its_records_once(workers: Callable[..., RedisFro
     batch = json.dumps({"a": [], "d": [], "r": [[lease, "{}", {"pages": 1}]]})
     first = a._call("COMMIT", "a", "n1", batch)
     again = a._call("COMMIT", "a", "n1", batch)  # the reply was lost: the same nonce is sent again
-    assert first == again == [1] and a.saved_count() == 1
+    assert first == again == [1] and a.crawl_record_count() == 1
 
 
 def test_one_slot_per_host_across_workers(workers: Callable[..., RedisFrontier]) -> None:
@@ -246,7 +246,7 @@ def test_a_worker_waits_out_a_redis_restart_and_loses_nothing_committed(
         assert store.commit([record(ROOT + "y")]) == [record(ROOT + "y")]  # waits for Redis, then commits
     finally:
         restart.join()
-    assert [r.url for r in store.saved_records()] == [ROOT + "x", ROOT + "y"]
+    assert [r.url for r in store.crawl_records()] == [ROOT + "x", ROOT + "y"]
     assert said[0].startswith(f"lost Redis at {redis_server.url}") and said[-1].endswith("is back")
     store.close()
 
