@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from .config import CrawlConfig, config_from_mapping
 from .core import CrawlCore, CrawlStats
@@ -45,7 +45,7 @@ class Crawler:
         self._core: CrawlCore | None = None
         self._repaired = False
 
-    async def __aenter__(self) -> Crawler:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

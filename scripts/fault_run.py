@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler import Crawler  # noqa: E402
-from tests.integration.hostile_server import HOPELESS, FaultSite, ServerThread  # noqa: E402
+from crawler import Crawler
+from tests.integration.hostile_server import HOPELESS, FaultSite, ServerThread
 
 
 async def crawl(root: str, mode: str, timeout: float) -> tuple[list, object]:

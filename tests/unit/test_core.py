@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 
 import pytest
@@ -185,7 +186,7 @@ def test_retry_after_pauses_the_host_and_exhausted_retries_are_errors() -> None:
         return FetchResult(url=request.url, status=503, retry_after="7", content_type="text/html")
 
     [record] = drive(core, {ROOT: busy}, clock)
-    assert [round(b - a) for a, b in zip(attempts, attempts[1:])] == [7, 7]
+    assert [round(b - a) for a, b in itertools.pairwise(attempts)] == [7, 7]
     assert record.status == 503 and record.retries == 2 and record.error.kind == "http_status"
 
 
