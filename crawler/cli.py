@@ -480,7 +480,8 @@ def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
         raise UsageError("--lease-timeout must be positive")
     given = args.urls or args.seeds_file
     seeds = read_seeds(args.urls, args.seeds_file) if given else []
-    store = _shared_store(args, lease_timeout=args.lease_timeout, max_pages=config.max_pages)
+    store = _shared_store(args, lease_timeout=args.lease_timeout, max_pages=config.max_pages,
+                          batch=max(config.concurrency, config.workers))
     try:
         if not given:
             require_crawl(store, "give seed URLs to start it")

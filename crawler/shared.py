@@ -33,16 +33,17 @@ def is_shared(state: str | None) -> bool:
 
 
 def connect(url: str, crawl_id: str, *, join: bool = True, lease_timeout: float | None = None,
-            max_pages: int | None = None) -> RedisFrontier:
+            max_pages: int | None = None, batch: int | None = None) -> RedisFrontier:
     """The store of crawl crawl_id in the Redis at url (StateError, one line, when unreachable).
 
     join: as a worker, which holds leases (export and status only read); max_pages: the
-    page budget of the whole crawl, which every worker's records and leases count against.
+    page budget of the whole crawl, which every worker's records and leases count against;
+    batch: requests claimed a round trip, the worker's width.
     """
-    from .stores.redis import RedisFrontier
+    from .stores.redis import DEFAULT_BATCH, RedisFrontier
 
     return RedisFrontier.connect(url, crawl_id, join=join, lease_timeout=lease_timeout or DEFAULT_LEASE_TIMEOUT,
-                                 max_pages=max_pages)
+                                 max_pages=max_pages, batch=batch or DEFAULT_BATCH)
 
 
 def require_crawl(store: RedisFrontier, hint: str = "no worker has begun it") -> None:
