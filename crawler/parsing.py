@@ -285,27 +285,57 @@ class _EventCollector(_Collector):
 
 def _link_text(tag: str, attrib: _Attributes) -> str:
     """What a reader sees of a link: its text (or title); an image's or area's alt text."""
-    text = ""
-    if tag == "a":
-        if isinstance(attrib, etree._Element):  # an element of the tree, not a bare start tag
-            # Most links hold only text: its .text, without walking a subtree.
-            text = "".join(attrib.itertext()) if len(attrib) else attrib.text or ""
-    elif tag in ("img", "area"):
-        text = attrib.get("alt") or ""
+    if tag == "a" and isinstance(attrib, etree._Element):  # an element of the tree, not a bare start tag
+        return _anchor_text(attrib)
+    text = (attrib.get("alt") or "") if tag in ("img", "area") else ""
     text = " ".join(text.split()) or " ".join((attrib.get("title") or "").split())
     return text[:_MAX_TEXT]
 
 
+def _anchor_text(element: etree._Element) -> str:
+    """An <a> element's text, whitespace collapsed (its title when it has none)."""
+    # Most links hold only text: its .text, without walking a subtree.
+    text = "".join(element.itertext()) if len(element) else element.text
+    text = " ".join(text.split()) if text else ""
+    return (text or " ".join((element.get("title") or "").split()))[:_MAX_TEXT]
+
+
 def _walk(root: etree._Element, check: bool = False) -> _Collector:
     """Feed the tree's relevant elements to a collector in document order."""
-    found = _Collector(check)
-    for element in root.iter(*(_CHECK_TAGS if check else _SCANNED_TAGS)):
+    if check:
+        return _walk_for_check(root)
+    found = _Collector()
+    for element in root.iter(*_SCANNED_TAGS):
         if element.tag == "title":
             if found.title is None:
                 found.title = "".join(element.itertext())
         else:
             # An element's own .get skips building its .attrib proxy.
             found.start(element.tag, element)
+    return found
+
+
+def _walk_for_check(root: etree._Element) -> _Collector:
+    """_walk for a link check, reading <a> elements here rather than through start().
+
+    They are most of a page's links, and the check reads each one's text too: done
+    inline, a demo page's walk costs ~15 us less (of ~115).
+    """
+    found = _Collector(check=True)
+    for element in root.iter(*_CHECK_TAGS):
+        tag = element.tag
+        if tag == "a":
+            raw = element.get("href")
+            if raw is not None and len(found.hrefs) < MAX_HREFS:
+                rel = element.get("rel")
+                # rel holds space-separated, ASCII case-insensitive tokens (WHATWG HTML 4.6.7).
+                found.hrefs.append((raw, rel is not None and "nofollow" in rel.lower().split()))
+                found.refs.append((raw, _anchor_text(element), "a"))
+        elif tag == "title":
+            if found.title is None:
+                found.title = "".join(element.itertext())
+        else:
+            found.start(tag, element)
     return found
 
 

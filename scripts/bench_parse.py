@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup, SoupStrainer
 
-from crawler.parsing import parse_page
+from crawler.parsing import parse_for_check, parse_page
 from crawler.urls import normalize_url
 
 PAGE_URL = "https://shop.example.com/catalogue/garden/index.html"
@@ -116,6 +116,7 @@ def approaches(url: str) -> dict[str, Callable[[bytes], object]]:
             BeautifulSoup(b, "lxml", parse_only=only_a), url
         ),
         "parse_page (lxml hot path)": lambda b: parse_page(b, url),
+        "parse_for_check (a link check's: texts, fragments)": lambda b: parse_for_check(b, url),
     }
 
 
