@@ -126,15 +126,16 @@ class ReportBuilder:
     def build(self) -> CheckReport:
         """Resolve every linked URL (and every seed) to its outcome and sort the findings."""
         linked = self._seeds.union(*(refs.urls for _, refs in self._pages))
-        asked = [(url, outcome) for url in sorted(linked)
-                 if (outcome := self._resolve(url)) is not None]  # None: outside the scope, too deep ...
+        # Only a URL with a record of its own can resolve (the others were outside the scope, too deep ...).
+        asked = [(url, outcome) for url in sorted(linked.intersection(self._outcomes))
+                 if (outcome := self._resolve(url)) is not None]
         listed = {url for url, outcome in asked if outcome.error_kind in SKIPPED_ERRORS
                   or is_broken(outcome.status, outcome.error_kind)}
-        links = self._links_to(listed)
+        referrers, fragment_links = self._links_to(listed)
         checked, broken, disallowed = [], [], []
         for url, outcome in asked:
-            referrers = _referrers((page, text) for page, _, text in links[url]) if url in listed else ()
-            target = Target(url, outcome.status, outcome.error, referrers, outcome.url if outcome.url != url else None)
+            target = Target(url, outcome.status, outcome.error, _referrers(referrers[url]) if url in referrers else (),
+                            outcome.url if outcome.url != url else None)
             if outcome.error_kind in SKIPPED_ERRORS:
                 disallowed.append(target)
                 continue
@@ -142,24 +143,24 @@ class ReportBuilder:
             if url in listed:
                 broken.append(target)
             elif self.check_fragments:
-                broken.extend(self._missing_anchors(target, outcome, links.get(url, ())))
+                broken.extend(self._missing_anchors(target, outcome, fragment_links.get(url, ())))
         broken.sort(key=lambda t: t.url)
         return CheckReport(len(self._pages), tuple(checked), tuple(broken), tuple(disallowed))
 
-    def _links_to(self, targets: set[str]) -> dict[str, list[tuple[str, str, str]]]:
-        """(page, fragment, text) of each link to one of targets, and of each link with a fragment when
-        fragments are judged: one pass over the pages' refs."""
-        links: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    def _links_to(self, targets: set[str]) -> tuple[dict[str, list[tuple[str, str]]],
+                                                     dict[str, list[tuple[str, str, str]]]]:
+        """(page, text) of each link to one of targets, and, when fragments are judged,
+        (page, fragment, text) of each link with a fragment: one pass over the pages' refs."""
+        referrers: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        fragment_links: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
         for page, (urls, fragments, texts, tags) in self._pages:
-            rows: Iterable[int]
-            if self.check_fragments and any(fragments):
-                rows = range(len(urls))  # every link: one with a fragment is judged too
-            else:
-                rows = compress(count(), map(targets.__contains__, urls))  # found in C: most links are fine
-            for i in rows:
-                if urls[i] in targets or (self.check_fragments and fragments[i]):
-                    links[urls[i]].append((page, fragments[i], texts[i] or f"<{tags[i]}>"))
-        return links
+            # The rows are found in C (compress): most links are to fine targets, and have no fragment.
+            for i in compress(count(), map(targets.__contains__, urls)):
+                referrers[urls[i]].append((page, texts[i] or f"<{tags[i]}>"))
+            if self.check_fragments:
+                for i in compress(count(), fragments):
+                    fragment_links[urls[i]].append((page, fragments[i], texts[i] or f"<{tags[i]}>"))
+        return referrers, fragment_links
 
     def _resolve(self, url: str) -> _Outcome | None:
         """The outcome of asking for url, following the redirects the crawl did not follow itself."""
