@@ -557,7 +557,7 @@ class RedisSlots:
     def _acquire(self, host: str, *, force: bool) -> int:
         """Take one of the host's slots in Redis: 0, or -1 at the limit, or ms until its delay ends."""
         return int(self.store._call("ACQUIRE", self.store.worker, host, self.per_host,
-                                    int(self.delay * 1000), int(force)))
+                                    int(self.delay * 1000), int(force), self.store._lease_ms))
 
 
 class _Stopped(Exception):

@@ -202,8 +202,12 @@ end
 return {queued, held - mine}
 """
 
-# ARGV: worker, host, per-host limit, delay (ms), force. -> 0 taken; -1 at the limit; else ms to wait.
+# ARGV: worker, host, per-host limit, delay (ms), force, lease (ms).
+# -> 0 taken; -1 at the limit; else ms to wait. A dead worker's slots are freed first: a
+# worker waiting for a slot may have nothing else that would reap it.
 ACQUIRE = _COMMON + """
+reap()
+redis.call('ZADD', P .. 'workers', 'XX', now_ms() + tonumber(ARGV[6]), ARGV[1])  -- asking renews
 local w, host, limit, force = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[5] == '1'
 local slot = P .. 'slot:' .. host
 redis.call('HSETNX', slot, 'delay', ARGV[4])

@@ -271,3 +271,17 @@ async def test_workers_share_one_crawl_and_its_politeness(redis_server: RedisSer
     assert len(urls) == 13 and len(set(urls)) == 13  # every page once, across both workers
     assert log.peak_in_flight <= 2  # the per-host limit held across the workers
     assert log.paths.count("/robots.txt") == 1
+
+
+def test_a_dead_workers_slots_free_up_for_a_worker_that_only_waits_for_one(
+        workers: Callable[..., RedisFrontier]) -> None:
+    a, b = workers("a"), workers("b")
+    slots_a, slots_b = a.slots(per_host=1, delay=0.0), b.slots(per_host=1, delay=0.0)
+    slots_a.open(ROOT), slots_b.open(ROOT)
+    assert slots_a.free(HOST, time.monotonic())
+    slots_a.start(HOST, time.monotonic())
+    a._stop.set()  # a dies holding the host's only slot, before any thread of its reaps or renews
+    deadline = time.monotonic() + 10 * LEASE
+    while not slots_b.free(HOST, time.monotonic()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # b only asks for the slot: asking gives a dead worker's slots back
+    assert slots_b.free(HOST, time.monotonic()) and b.status().workers[0].name == "b"
