@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Slow enough (latency, and 8 requests at once for all workers) that a kill finds the crawl
 # running, small enough to end in seconds.
 SITE = DemoSpec(pages=300, latency_ms=50, seed=13)
+SLOWER = ("--per-host", "3")
 FAST = ("-c", "8", "-w", "8", "--per-host", "8", "-q")
 # A request reaches the server a few ms after the core hands it out, by a varying amount
 # (see test_politeness.py): gaps between starts may look that much shorter than the delay.
@@ -143,7 +144,9 @@ def test_three_workers_crawl_every_page_once_and_end_by_themselves(
 def test_a_worker_killed_with_9_loses_nothing_and_joins_again(
         site: DemoSiteProcess, redis_server: RedisServer, start_worker: Spawn, tmp_path: Path) -> None:
     outputs = [tmp_path / f"worker{i}.jsonl" for i in range(3)]
-    args = (site.url, "--lease-timeout", "2")
+    # Three at once on the host (~60 pages/s): the crawl lasts seconds, so the kill comes mid-crawl
+    # even when a loaded machine starts one worker well after the others.
+    args = (site.url, "--lease-timeout", "2", *SLOWER)
     workers = [start_worker(redis_server, out, *args) for out in outputs]
     wait_for_lines(outputs[0], 20)
     running = status(redis_server)
@@ -167,13 +170,13 @@ def test_a_worker_killed_with_9_loses_nothing_and_joins_again(
 def test_a_worker_restarted_at_once_takes_part_again(
         site: DemoSiteProcess, redis_server: RedisServer, start_worker: Spawn, tmp_path: Path) -> None:
     outputs = [tmp_path / f"worker{i}.jsonl" for i in range(3)]
-    workers = [start_worker(redis_server, out, site.url, "--lease-timeout", "2") for out in outputs]
+    workers = [start_worker(redis_server, out, site.url, "--lease-timeout", "2", *SLOWER) for out in outputs]
     wait_for_lines(outputs[1], 10)
     workers[1].send_signal(signal.SIGKILL)
     workers[1].wait(timeout=10)
     before = len(read_jsonl(outputs[1]))
     assert sum(len(read_jsonl(out)) for out in outputs) < SITE.pages  # the kill came mid-crawl
-    workers[1] = start_worker(redis_server, outputs[1], "--lease-timeout", "2")
+    workers[1] = start_worker(redis_server, outputs[1], "--lease-timeout", "2", *SLOWER)
     for worker in workers:
         finish(worker)
     assert_every_page_once(export(redis_server, tmp_path), site)
