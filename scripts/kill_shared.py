@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,8 @@ CRAWL_ID = "kill"
 # How often the driver looks at the outputs (and notes the workers' children).
 TICK = 0.02
 DESCENDANTS_EVERY = 0.25
+# A worker's warning that records it fetched were saved by another (crawler/stores/redis.py).
+REFUSED = re.compile(r"(\d+) record\(s\) refused")
 
 
 @dataclass
@@ -134,17 +137,19 @@ def drive(run: Run, rng: random.Random) -> None:
     events = plan(run.args, rng)
     for _ in range(run.args.workers):
         run.start_worker(run.seed)  # each with the seed: none waits for another to begin the crawl
-    deadline = time.monotonic() + run.args.timeout
-    noted = 0.0
-    while run.live() and time.monotonic() < deadline:
-        if events and run.lines() >= events[0][0]:
+    noted = moved = time.monotonic()
+    lines = 0
+    while run.live() and time.monotonic() - moved < run.args.stall:
+        if run.lines() > lines:
+            lines, moved = run.lines(), time.monotonic()
+        if events and lines >= events[0][0]:
             _, what = events.pop(0)
             run.kill_worker(rng) if what == "worker" else run.kill_redis(rng.uniform(0, run.args.redis_down))
         if time.monotonic() - noted > DESCENDANTS_EVERY:
             run.note_descendants()
             noted = time.monotonic()
         time.sleep(TICK)
-    for worker in run.live():  # past --timeout: a FAIL, but nothing is left running
+    for worker in run.live():  # stalled: a FAIL, but nothing is left running
         worker.process.kill()
         worker.process.wait()
 
@@ -193,7 +198,8 @@ def figures(run: Run, started: float) -> tuple[dict[str, Any], list[tuple[bool, 
         "-o records twice": sum(n - 1 for n in lines.values()), "-o records not exported": len(set(lines) - export_lines),
         "-o torn last lines (killed)": torn, "-o bad lines": bad, "workers": len(run.workers),
         "kills done": sum(w.killed for w in run.workers), "redis restarts": run.redis_restarts,
-        "refused records warnings": sum(e.count("record(s) refused") for e in stderrs),
+        "refused-records warnings": sum(e.count("record(s) refused") for e in stderrs),
+        "records refused": sum(int(n) for e in stderrs for n in REFUSED.findall(e)),
         "lost Redis warnings": sum(e.count("lost Redis") for e in stderrs),
         "processes left": left_behind(list(run.descendants)), "seconds": round(time.monotonic() - started, 1)}
     checks = [
@@ -224,7 +230,8 @@ def main() -> int:
     parser.add_argument("-c", "--concurrency", type=int, default=8, help="-c and -w of every worker")
     parser.add_argument("--lease-timeout", type=float, default=2.0)
     parser.add_argument("--redis-down", type=float, default=3.0, help="most seconds Redis stays down")
-    parser.add_argument("--timeout", type=float, default=300.0, help="FAIL if the crawl has not ended by then")
+    parser.add_argument("--stall", type=float, default=30.0,
+                        help="stop the workers (a FAIL) when no record came for this many seconds")
     parser.add_argument("--seed", type=int, default=1, help="seeds the kill times and victims")
     args = parser.parse_args()
     rng, started = random.Random(args.seed), time.monotonic()
