@@ -77,6 +77,7 @@ class Run:
     descendants: set[psutil.Process] = field(default_factory=set)
     redis_restarts: int = 0
     lines_at_restart: int | None = None
+    stalled: bool = False  # no record came for --stall seconds: the workers were stopped
 
     def start_worker(self, *urls: str) -> Worker:
         """Start a worker in the next mode of --modes; with no URL it joins the crawl."""
@@ -140,16 +141,19 @@ def drive(run: Run, rng: random.Random) -> None:
     noted = moved = time.monotonic()
     lines = 0
     while run.live() and time.monotonic() - moved < run.args.stall:
-        if run.lines() > lines:
-            lines, moved = run.lines(), time.monotonic()
+        if (now := run.lines()) > lines:
+            lines, moved = now, time.monotonic()
         if events and lines >= events[0][0]:
-            _, what = events.pop(0)
-            run.kill_worker(rng) if what == "worker" else run.kill_redis(rng.uniform(0, run.args.redis_down))
+            if events.pop(0)[1] == "worker":
+                run.kill_worker(rng)
+            else:
+                run.kill_redis(rng.uniform(0, run.args.redis_down))
         if time.monotonic() - noted > DESCENDANTS_EVERY:
             run.note_descendants()
             noted = time.monotonic()
         time.sleep(TICK)
-    for worker in run.live():  # stalled: a FAIL, but nothing is left running
+    run.stalled = bool(run.live())
+    for worker in run.live():  # a FAIL, but nothing is left running
         worker.process.kill()
         worker.process.wait()
 
@@ -203,8 +207,9 @@ def figures(run: Run, started: float) -> tuple[dict[str, Any], list[tuple[bool, 
         "lost Redis warnings": sum(e.count("lost Redis") for e in stderrs),
         "processes left": left_behind(list(run.descendants)), "seconds": round(time.monotonic() - started, 1)}
     checks = [
+        (not run.stalled, f"the crawl ended by itself (no {run.args.stall:g} s without a record)"),
         (all(w.process.returncode == 0 for w in finished),
-         f"workers not killed exit 0 ({[w.process.returncode for w in finished]})"),
+         f"workers not killed exit 0 ({', '.join(f'{w.mode} {w.process.returncode}' for w in finished)})"),
         (not any("Traceback" in e for e in stderrs), "no traceback on any worker's stderr"),
         (exported.returncode == 0 and found["missing"] == found["duplicates"] == found["unexpected"] == 0
          and found["bad_lines"] == 0, "export: every page of the site exactly once, no other, no bad line"),
