@@ -172,6 +172,7 @@ class RedisFrontier:
             return False
         saved, fmt = self._retry(lambda: self.client.hmget(key, "identity", "format"))
         self._check_same(json.loads(str(saved)), settings, str(fmt))
+        self._learn_seen(identity.get("seeds", ()))
         return True
 
     def exists(self) -> bool:
@@ -351,6 +352,16 @@ class RedisFrontier:
 
     def _nonce(self) -> str:
         return f"{next(self._nonces)}"
+
+    def _learn_seen(self, urls: Iterable[str]) -> None:
+        """Remember which of urls the crawl has seen (a joining worker's seeds: a finished crawl says so)."""
+        urls = list(urls)
+        pipe = self.client.pipeline(transaction=False)
+        for fingerprint in map(_fingerprint, urls):
+            pipe.hexists(f"{self._prefix}s:{fingerprint[:4]}", fingerprint[4:])
+        for url, seen in zip(urls, self._retry(pipe.execute)):
+            if seen:
+                self._remember(url)
 
     def _remember(self, url: str) -> None:
         """Keep url among the recently seen; the older half is dropped when the newer fills up."""

@@ -285,3 +285,14 @@ def test_a_dead_workers_slots_free_up_for_a_worker_that_only_waits_for_one(
     while not slots_b.free(HOST, time.monotonic()) and time.monotonic() < deadline:
         time.sleep(0.05)  # b only asks for the slot: asking gives a dead worker's slots back
     assert slots_b.free(HOST, time.monotonic()) and b.status().workers[0].name == "b"
+
+
+def test_a_worker_joining_a_finished_crawl_finds_it_finished(workers: Callable[..., RedisFrontier]) -> None:
+    a = workers("a")
+    assert not begin(a, [ROOT], CrawlConfig()).finished
+    queue(a, "")
+    list(a.pending_hosts())
+    a.pop(HOST)
+    a.commit([record(ROOT)])
+    late = begin(workers("b"), [ROOT], CrawlConfig())
+    assert late.resumed and late.finished and late.done == 1
