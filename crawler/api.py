@@ -76,7 +76,7 @@ class Crawler:
             await self._journal(self.warc.start(_mark(self.store)))
         core.add_seeds([seeds] if isinstance(seeds, str) else seeds)
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        # Every mode hands records over on this loop; blocking ones run in a thread.
+        # Every mode hands lists of records over on this loop; blocking ones run in a thread.
         task = asyncio.create_task(run_crawl(core, queue.put_nowait, self.on_page))
         task.add_done_callback(lambda _: queue.put_nowait(_DONE))
         try:
@@ -138,15 +138,18 @@ async def _write(sink: Sink, records: list[PageRecord]) -> None:
 
 
 async def _batches(queue: asyncio.Queue[Any]) -> AsyncIterator[list[PageRecord]]:
-    """The queued records in order, as many at a time as have arrived (one commit each)."""
+    """The queued lists of records in order, joined as many as have arrived (one commit each)."""
     while True:
-        batch = [await queue.get()]
-        while not queue.empty():
-            batch.append(queue.get_nowait())
-        records = [record for record in batch if record is not _DONE]
-        if records:
-            yield records
-        if batch[-1] is _DONE:  # put last, once the driver has emitted everything
+        batch: list[PageRecord] = []
+        item = await queue.get()
+        while item is not _DONE:
+            batch += item
+            if queue.empty():
+                break
+            item = queue.get_nowait()
+        if batch:
+            yield batch
+        if item is _DONE:  # put last, once the driver has emitted everything
             return
 
 

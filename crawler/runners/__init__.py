@@ -28,7 +28,9 @@ from .sync import SyncRunner
 from .threaded import ThreadedRunner
 
 Runner = AsyncRunner | BlockingRunner
-Emit = Callable[[PageRecord], None]
+# Takes the records of one step (a completed request, or the ones made without a fetch) at once:
+# a link check makes ~1,500 records without a fetch, which one by one cost the queue as much again.
+Emit = Callable[[list[PageRecord]], None]
 
 BLOCKING_RUNNERS: dict[str, type[BlockingRunner]] = {
     "sync": SyncRunner, "threaded": ThreadedRunner, "process": ProcessRunner,
@@ -36,7 +38,7 @@ BLOCKING_RUNNERS: dict[str, type[BlockingRunner]] = {
 
 
 def make_runner(core: CrawlCore, emit: Emit, hook: PageHook | None = None) -> Runner:
-    """The driver for the core's ``config.mode``; emit receives each record."""
+    """The driver for the core's ``config.mode``; emit receives the records, a non-empty list at a time."""
     if core.config.mode == "async":
         return AsyncRunner(core, emit, hook)
     return make_blocking_runner(core, emit, hook)
@@ -56,15 +58,15 @@ def make_blocking_runner(core: CrawlCore, emit: Emit, hook: PageHook | None = No
 async def run_crawl(core: CrawlCore, emit: Emit, hook: PageHook | None = None) -> None:
     """Run the configured driver from an event loop; emit is always called on the loop.
 
-    A blocking driver runs in a worker thread and hands each record to the loop.
+    A blocking driver runs in a worker thread and hands each list of records to the loop.
     """
     if core.config.mode == "async":
         await AsyncRunner(core, emit, hook).run()
         return
     loop = asyncio.get_running_loop()
 
-    def hand_over(record: PageRecord) -> None:
-        loop.call_soon_threadsafe(emit, record)
+    def hand_over(records: list[PageRecord]) -> None:
+        loop.call_soon_threadsafe(emit, records)
 
     await asyncio.to_thread(make_blocking_runner(core, hand_over, hook).run)
 

@@ -53,7 +53,7 @@ HOOKED_BATCH = 4
 class AsyncRunner:
     """Runs a crawl core with aiohttp and a parse process pool."""
 
-    def __init__(self, core: CrawlCore, emit: Callable[[PageRecord], None],
+    def __init__(self, core: CrawlCore, emit: Callable[[list[PageRecord]], None],
                  hook: PageHook | None = None) -> None:
         self.core = core
         self.config = core.config
@@ -86,8 +86,8 @@ class AsyncRunner:
             if self._batcher is not None:
                 await self._batcher.wait_replaced()
                 self._batcher.pool.shutdown(wait=True, cancel_futures=True)
-        for record in self.core.drain():
-            self._emit(record)
+        if records := self.core.drain():
+            self._emit(records)
 
     async def _dispatch(self, fetcher: AsyncFetcher) -> None:
         """Start ready requests up to the concurrency limit until nothing is left."""
@@ -102,8 +102,8 @@ class AsyncRunner:
                     task = asyncio.create_task(self._handle(fetcher, request))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                for record in self.core.drain():  # made without a fetch (a redirect robots.txt forbids)
-                    self._emit(record)
+                if records := self.core.drain():  # made without a fetch (a URL robots.txt forbids)
+                    self._emit(records)
                 if self.core.finished:  # next_request() may just have dropped the last disallowed URLs
                     break
                 self._wake.clear()
@@ -139,8 +139,8 @@ class AsyncRunner:
             self._held_bytes += held
             self.core.release(request, fetch)
             parsed = await self._parse(request, fetch) if self.core.needs_parse(request, fetch) else None
-            for record in self.core.settle(request, fetch, parsed):
-                self._emit(record)
+            if records := self.core.settle(request, fetch, parsed):
+                self._emit(records)
         finally:
             self._held_bytes -= held
             self._wake.set()

@@ -22,7 +22,7 @@ from .work import MAX_IDLE_SECONDS, Outcome, idle_wait, internal_error
 class BlockingRunner:
     """What the blocking drivers share: the core, the record callback and the hook."""
 
-    def __init__(self, core: CrawlCore, emit: Callable[[PageRecord], None],
+    def __init__(self, core: CrawlCore, emit: Callable[[list[PageRecord]], None],
                  hook: PageHook | None = None) -> None:
         self.core = core
         self.config = core.config
@@ -39,13 +39,13 @@ class BlockingRunner:
         """Run a pinned hook on the page, give the finished request to the core, emit its records."""
         if self._pinned is not None and parsed is not None:
             parsed = self._pinned(request, fetch, parsed)
-        for record in self.core.complete(request, fetch, parsed):
-            self._emit(record)
+        if records := self.core.complete(request, fetch, parsed):
+            self._emit(records)
 
     def _flush(self) -> None:
         """Emit records the core made without a fetch (robots-forbidden redirect targets)."""
-        for record in self.core.drain():
-            self._emit(record)
+        if records := self.core.drain():
+            self._emit(records)
 
 
 # How long in-flight requests may run on after a stop before they are abandoned.

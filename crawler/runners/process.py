@@ -97,7 +97,7 @@ class ProcessRunner(PoolRunner):
     the error kind ``worker_died``; the others complete as if nothing happened.
     """
 
-    def __init__(self, core: CrawlCore, emit: Callable[[PageRecord], None],
+    def __init__(self, core: CrawlCore, emit: Callable[[list[PageRecord]], None],
                  hook: PageHook | None = None) -> None:
         super().__init__(core, emit, hook)
         self._suspects: deque[CrawlRequest] = deque()  # requests that were in a pool when it broke

@@ -102,7 +102,7 @@ async def test_a_dead_worker_costs_a_new_pool_and_every_page_is_parsed(pool: Cou
 @pytest.mark.parametrize("start, method", [("_fork_pool", "fork"), ("_start_pool", "forkserver")])
 async def test_both_pool_starts_parse_and_leave_ctrl_c_to_the_crawl(start: str, method: str) -> None:
     # fork when the process has no other thread (fast), a forkserver otherwise (safe).
-    runner = AsyncRunner(CrawlCore(CrawlConfig(parse_workers=1)), emit=lambda record: None)
+    runner = AsyncRunner(CrawlCore(CrawlConfig(parse_workers=1)), emit=lambda records: None)
     getattr(runner, start)()
     assert runner._batcher is not None
     try:
@@ -122,7 +122,7 @@ async def test_both_pool_starts_parse_and_leave_ctrl_c_to_the_crawl(start: str, 
 ])
 def test_fetched_pages_waiting_for_their_parse_are_bounded(concurrency: int, tasks: int, held: int,
                                                            may: bool) -> None:
-    runner = AsyncRunner(CrawlCore(CrawlConfig(concurrency=concurrency)), emit=lambda record: None)
+    runner = AsyncRunner(CrawlCore(CrawlConfig(concurrency=concurrency)), emit=lambda records: None)
     runner._fetching, runner._held_bytes = min(tasks, 1), held
     assert runner._may_start(tasks) is may
 
