@@ -329,7 +329,8 @@ async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str 
         print(note, file=sys.stderr)
     interrupted = _install_interrupt(crawler)
     started = time.monotonic()
-    progress = None if quiet else asyncio.create_task(show_progress(crawler.statistics, started))
+    before = resume.done if resume is not None else 0  # a resumed or joined crawl's rate is this run's
+    progress = None if quiet else asyncio.create_task(show_progress(crawler.statistics, started, before))
     try:
         async with crawler:
             async for _ in crawler.crawl(seeds):
@@ -339,7 +340,7 @@ async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str 
             progress.cancel()
             await asyncio.gather(progress, return_exceptions=True)
     if not quiet:
-        stderr.print(summary_table(crawler.statistics(), time.monotonic() - started))
+        stderr.print(summary_table(crawler.statistics(), time.monotonic() - started, before=before))
     if interrupted:
         hint = "; rerun to resume" if store is not None else ""
         stderr.print(f"interrupted: output is complete up to the last record written{hint}")

@@ -16,9 +16,9 @@ from .core import CrawlStats
 stderr = Console(stderr=True, highlight=False)
 
 
-def progress_line(stats: CrawlStats, elapsed: float) -> Text:
-    """One line: done, queued, in flight, errors and pages/s."""
-    rate = stats.pages / elapsed if elapsed > 0 else 0.0
+def progress_line(stats: CrawlStats, elapsed: float, before: int = 0) -> Text:
+    """One line: done, queued, in flight, errors and pages/s (of this run: before were done earlier)."""
+    rate = _rate(stats.pages - before, elapsed)
     return Text.assemble(
         ("crawling ", "bold"), f"done {stats.pages:,}  queued {stats.queued:,}  ",
         f"in flight {stats.in_flight}  ", ("errors ", "red" if stats.errors else ""),
@@ -27,7 +27,7 @@ def progress_line(stats: CrawlStats, elapsed: float) -> Text:
     )
 
 
-async def show_progress(read_stats: Callable[[], CrawlStats], started: float) -> None:
+async def show_progress(read_stats: Callable[[], CrawlStats], started: float, before: int = 0) -> None:
     """Redraw the progress line four times a second until cancelled.
 
     The loop redraws it, not rich's refresh thread: a process without threads can
@@ -37,16 +37,16 @@ async def show_progress(read_stats: Callable[[], CrawlStats], started: float) ->
         return
     with Live(console=stderr, auto_refresh=False, transient=True) as live:
         while True:
-            live.update(progress_line(read_stats(), time.monotonic() - started), refresh=True)
+            live.update(progress_line(read_stats(), time.monotonic() - started, before), refresh=True)
             await asyncio.sleep(0.25)
 
 
-def summary_table(stats: CrawlStats, elapsed: float, title: str = "crawl summary") -> Table:
-    """The end-of-crawl table: counts, rates, statuses and error kinds."""
+def summary_table(stats: CrawlStats, elapsed: float, title: str = "crawl summary", before: int = 0) -> Table:
+    """The end-of-crawl table: counts, rates, statuses and error kinds (before: pages done by earlier runs)."""
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
-    rate = stats.pages / elapsed if elapsed > 0 else 0.0
+    rate = _rate(stats.pages - before, elapsed)
     rows = [
         ("pages", f"{stats.pages:,}"), ("ok", f"{stats.ok:,}"), ("errors", f"{stats.errors:,}"),
         ("elapsed", f"{elapsed:,.2f} s"), ("pages/s", f"{rate:,.1f}"),
@@ -67,3 +67,8 @@ def summary_table(stats: CrawlStats, elapsed: float, title: str = "crawl summary
     for kind, count in sorted(stats.trap_kinds.items()):
         table.add_row(f"trap {kind}", f"{count:,}")
     return table
+
+
+def _rate(pages: int, elapsed: float) -> float:
+    """Pages a second; a resumed or joined crawl counts only the pages of this run."""
+    return pages / elapsed if elapsed > 0 else 0.0

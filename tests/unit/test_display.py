@@ -33,3 +33,11 @@ def test_the_summary_counts_each_trap_guard_under_its_name() -> None:
     console.print(display.summary_table(stats, 1.0))
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "trap guards" in text and "trap too_many_path_tokens" in text and "trap repeated_segments" in text
+
+
+def test_a_resumed_crawls_rate_counts_only_this_runs_pages() -> None:
+    console = Console(file=io.StringIO(), width=100)
+    console.print(display.summary_table(CrawlStats(pages=300), 2.0, before=100))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "300" in text and "100.0" in text  # 200 pages this run, in 2 s
+    assert "100.0 pages/s" in display.progress_line(CrawlStats(pages=300), 2.0, before=100).plain
