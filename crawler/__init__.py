@@ -39,6 +39,7 @@ _EXPORTS = {
     "PageHook": "hooks",
     "PageRecord": "models",
     "ParseResult": "models",
+    "RedisFrontier": "stores.redis",
     "Sink": "sinks",
     "SqliteFrontier": "stores.sqlite",
     "StateError": "stores.sqlite",
@@ -66,6 +67,7 @@ __all__ = [
     "PageHook",
     "PageRecord",
     "ParseResult",
+    "RedisFrontier",
     "Sink",
     "SqliteFrontier",
     "StateError",
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
     from .sinks import JsonLinesSink, NullSink, Sink, StdoutSink
     from .sinks.warc import WarcSink
     from .stores.memory import MemoryFrontier
+    from .stores.redis import RedisFrontier
     from .stores.sqlite import SqliteFrontier, StateError
 
 
