@@ -405,6 +405,9 @@ class RedisFrontier:
         """Register again after the lease was taken over; the claimed requests went back to the queue."""
         self._warn(f"worker {self.worker} lost its lease (not renewed for {self.lease_timeout:g} s); "
                    "its requests went back to the queue, rejoining")
+        for queue in self._local.values():
+            for request in queue:
+                self._ids.pop(request.origin_url, None)
         self._local.clear()
         self._local_count = 0
         self._call("REGISTER", self.worker, self._lease_ms)
