@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 # The URL schemes redis-py connects with: TCP, TLS, a Unix socket.
 SCHEMES = ("redis://", "rediss://", "unix://")
-DEFAULT_LEASE_TIMEOUT = 30.0
 
 
 def is_shared(state: str | None) -> bool:
@@ -40,7 +39,7 @@ def connect(url: str, crawl_id: str, *, join: bool = True, lease_timeout: float 
     page budget of the whole crawl, which every worker's records and leases count against;
     batch: requests claimed a round trip, the worker's width.
     """
-    from .stores.redis import DEFAULT_BATCH, RedisFrontier
+    from .stores.redis import DEFAULT_BATCH, DEFAULT_LEASE_TIMEOUT, RedisFrontier
 
     return RedisFrontier.connect(url, crawl_id, join=join, lease_timeout=lease_timeout or DEFAULT_LEASE_TIMEOUT,
                                  max_pages=max_pages, batch=batch or DEFAULT_BATCH)

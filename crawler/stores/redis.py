@@ -60,6 +60,8 @@ from . import redis_lua
 from .sqlite import StateError
 
 FORMAT = "1"
+# Seconds a worker's claimed requests stay its own without a renewal (--lease-timeout).
+DEFAULT_LEASE_TIMEOUT = 30.0
 # Requests claimed per round trip beyond what the worker is short of.
 DEFAULT_BATCH = 16
 # Adds held back before a round trip queues them (a commit queues them sooner).
@@ -116,7 +118,7 @@ class RedisFrontier:
     """
 
     def __init__(self, client: redis.Redis, crawl_id: str, *, url: str = "redis",
-                 lease_timeout: float = 30.0, worker: str | None = None,
+                 lease_timeout: float = DEFAULT_LEASE_TIMEOUT, worker: str | None = None,
                  batch: int = DEFAULT_BATCH, warn: Callable[[str], None] | None = None,
                  join: bool = True, max_pages: int | None = None) -> None:
         self.client = client
@@ -322,7 +324,8 @@ class RedisFrontier:
     def status(self) -> CrawlStatus:
         """Queued, leased, done, errors and seen, and each live worker."""
         P = self._prefix
-        now, _ = self._call("CLOCK")
+        seconds, micros = self._retry(self.client.time)  # Redis's clock, as the scripts': no write
+        now = seconds * 1000 + micros // 1000
         pipe = self.client.pipeline(transaction=False)
         pipe.hmget(P + "n", "queued", "seen")
         pipe.hlen(P + "req")
@@ -626,13 +629,14 @@ def _line(record: PageRecord) -> str:
 
 
 def _tally(record: PageRecord) -> dict[str, int]:
-    """What a record adds to the crawl's tally (see RecordTally)."""
-    tally = {"pages": 1, "bytes": record.size, "ok" if record.error is None else "errors": 1}
-    if record.status is not None:
-        tally[f"s:{record.status}"] = 1
-    if record.error is not None:
-        tally[f"e:{record.error.kind}"] = 1
-    return tally
+    """What a record adds to the crawl's tally: RecordTally's counts, as the tally hash's fields."""
+    tally = RecordTally()
+    tally.add(record)
+    counts = tally.to_dict()
+    fields = {name: counts[name] for name in ("pages", "ok", "errors", "bytes") if counts[name]}
+    fields.update((f"s:{status}", n) for status, n in counts["statuses"].items())
+    fields.update((f"e:{kind}", n) for kind, n in counts["error_kinds"].items())
+    return fields
 
 
 def _counter(tally: dict[str, int], prefix: str, key: Callable[[str], Any]) -> dict[Any, int]:
