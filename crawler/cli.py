@@ -488,6 +488,7 @@ def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
             require_crawl(store, "give seed URLs to start it")
             seeds = store.seeds()
         info = begin(store, seeds, config)
+        seeds = store.seeds()  # every worker's, with these: the scope covers each site of the crawl
         left = store.time_left(config.time_limit)
         if left == 0:
             print(f"crawl {args.crawl_id!r} is past its --time-limit: nothing to do", file=sys.stderr)

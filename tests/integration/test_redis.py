@@ -272,6 +272,18 @@ def test_a_later_workers_seeds_join_the_crawl(
     assert {r["url"] for r in export(redis_server, tmp_path)} == {site.url, later}
 
 
+def test_a_worker_given_other_seeds_still_follows_links_on_the_crawls_sites(
+        site: DemoSiteProcess, redis_server: RedisServer, start_worker: Spawn, tmp_path: Path) -> None:
+    finish(start_worker(redis_server, tmp_path / "a.jsonl", site.url, "--max-pages", "1"))
+    seen = status(redis_server)["seen"]  # the home page and the links it queued
+    other_host = site.url.replace("127.0.0.1", "localhost") + page_path(7).lstrip("/")
+    finish(start_worker(redis_server, tmp_path / "b.jsonl", other_host, "--max-pages", "3"))
+    fetched = {r["url"] for r in read_jsonl(tmp_path / "b.jsonl")}
+    assert any(url.startswith(site.url) for url in fetched)  # b took over a page of the first seed's site
+    # ... and queued the new links found there: its scope is every seed of the crawl, not only its own.
+    assert status(redis_server)["seen"] > seen + 1  # not only its own seed
+
+
 def test_max_pages_holds_for_the_whole_crawl(
         site: DemoSiteProcess, redis_server: RedisServer, start_worker: Spawn, tmp_path: Path) -> None:
     outputs = [tmp_path / f"worker{i}.jsonl" for i in range(3)]
