@@ -83,6 +83,11 @@ MAX_HREFS = 100_000
 # at once. Smaller pages are parsed into a tree and walked, which is faster (0.34 against
 # 0.43 ms for a 50 KB page, scripts/bench_parse.py) and holds 20 MB at most.
 STREAM_BYTES = 1024 * 1024
+# U+0000 is read as U+FFFD, as libxml2 and WHATWG HTML read it in attribute values, but
+# replaced before the parse: libxml2's event interface (which reads big pages) takes 0.4 s a MiB
+# over NULs and bs4 1 s a MiB, so a compression bomb's zeros, or a binary file served as
+# text/html, held a parse worker for seconds.
+_REPLACEMENT_UTF8 = "\ufffd".encode()
 
 
 def is_html(content_type: str | None) -> bool:
@@ -104,7 +109,8 @@ def parse_pages(jobs: list[ParseJob], parse: PageParser | None = None) -> list[P
 def decode_html(body: bytes, encoding_hint: str | None = None) -> tuple[str, str]:
     """Return the page as text and the codec used; undecodable bytes become U+FFFD."""
     encoding, start = _choose_encoding(body, encoding_hint)
-    return body[start:].decode(encoding, "replace"), encoding
+    text = body[start:].decode(encoding, "replace")
+    return (text.replace("\0", "\ufffd") if "\0" in text else text), encoding
 
 
 def parse_page(body: bytes, url: str, encoding_hint: str | None = None,
@@ -206,8 +212,10 @@ def _sniff(body: bytes) -> str:
 def _utf8(body: bytes, encoding: str, start: int) -> bytes:
     """Return the body as UTF-8, which lxml then parses without a second detection."""
     if encoding == "utf-8":
-        return body[start:] if start else body  # libxml2 replaces invalid sequences itself
-    return body[start:].decode(encoding, "replace").encode("utf-8", "replace")
+        data = body[start:] if start else body  # libxml2 replaces invalid sequences itself
+    else:
+        data = body[start:].decode(encoding, "replace").encode("utf-8", "replace")
+    return data.replace(b"\0", _REPLACEMENT_UTF8) if b"\0" in data else data
 
 
 class _Attributes(Protocol):
