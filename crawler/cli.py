@@ -335,6 +335,13 @@ async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str 
         async with crawler:
             async for _ in crawler.crawl(seeds):
                 pass
+    except asyncio.CancelledError:
+        if len(interrupted) < 2:
+            raise  # not the second Ctrl-C's doing
+        hint = "; rerun to resume" if store is not None else ""
+        print(f"interrupted again: stopped at once, the last records may be missing from the output{hint}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         if progress is not None:
             progress.cancel()

@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.request import urlopen
 
 import psutil
 import pytest
 
-from crawler.demo import expected_urls
+from crawler.demo import DemoSiteProcess, DemoSpec, expected_urls
 
 from ..conftest import SLOW_SITE, SMALL_SITE
 
@@ -148,6 +149,26 @@ def test_sigint_stops_gracefully_with_valid_output(slow_site, tmp_path: Path) ->
     assert 20 <= len(records) < SLOW_SITE.pages
     assert len({r["url"] for r in records}) == len(records)
     assert "Traceback" not in stderr
+
+
+def test_a_second_sigint_stops_at_once_without_a_traceback(tmp_path: Path) -> None:
+    # Every answer takes 5 s, so the first Ctrl-C's graceful stop (2 s for in-flight requests) is under way.
+    with DemoSiteProcess(DemoSpec(pages=10, latency_ms=5000, seed=3)) as site:
+        process = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", site.url, "-q",
+                                    "--state", str(tmp_path / "state")],
+                                   cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and json.loads(urlopen(site.url + "__stats__").read())["requests"] < 1:
+            time.sleep(0.05)  # robots.txt asked: the crawl's Ctrl-C handler is in place
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, stderr = process.communicate(timeout=15)
+    assert time.monotonic() - started < 4.5  # the 5 s answers were not waited for
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == ("interrupted again: stopped at once, the last records may be missing from the output; "
+                              "rerun to resume")
 
 
 def test_sigterm_ends_a_parse_worker_and_the_crawl_goes_on(slow_site, tmp_path: Path) -> None:
