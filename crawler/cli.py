@@ -759,7 +759,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError, StateError, OutputError) as exc:
         print(f"crawler: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the crawl's own handler is in place, or after it is gone
+        print("crawler: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `crawler crawl URL -o - | head`: the reader has all it wants; stop without a word.

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -197,6 +198,20 @@ def test_sigterm_ends_a_parse_worker_and_the_crawl_goes_on(slow_site, tmp_path: 
 def test_version_and_module_entry() -> None:
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("crawler ")
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line() -> None:
+    # The crawler command's entry point, interrupted 10 ms in: while crawler.cli loads (0.1-0.3 s).
+    code = ("import os, signal, sys, threading\n"
+            "from crawler.__main__ import main\n"
+            "threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+            "sys.argv[1:] = ['--version']\n"
+            "sys.exit(main())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=ROOT,
+                            check=False)
+    assert (result.returncode, result.stderr) == (130, "crawler: interrupted\n")
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts["crawler"] == "crawler.__main__:main"
 
 
 def test_a_reader_that_stops_early_ends_the_crawl_quietly(slow_site) -> None:
