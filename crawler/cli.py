@@ -407,6 +407,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     from .shared import is_shared
 
     config = config_from_args(args)
+    _check_output("-o", args.output)
+    _check_directory("--warc", args.warc)
     if args.warc is not None:
         config = config.replace(capture=True)
     if is_shared(args.state):
@@ -416,11 +418,28 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
                          "needs --state redis://HOST:PORT/DB")
     seeds = read_seeds(args.urls, args.seeds_file)
     if args.state is not None:
+        _check_directory("--state", args.state)
         return _crawl_with_state(args, config, seeds, args.output)
     if args.fresh:
         raise UsageError("--fresh needs --state DIR")
     return asyncio.run(crawl_with_display(config, seeds, args.output, args.quiet,
                                           warc=_warc_sink(args, config)))
+
+
+def _check_output(flag: str, path: str | None) -> None:
+    """Refuse, before any crawl, an output file that cannot be made: '-' and None are stdout and none."""
+    if path is None or path == "-":
+        return
+    if Path(path).is_dir():
+        raise UsageError(f"{flag} {path}: is a directory, not a file")
+    if not Path(path).parent.is_dir():
+        raise UsageError(f"{flag} {path}: no such directory")
+
+
+def _check_directory(flag: str, path: str | None) -> None:
+    """Refuse, before any crawl, a directory flag that names a file (a missing directory is made)."""
+    if path is not None and Path(path).exists() and not Path(path).is_dir():
+        raise UsageError(f"{flag} {path}: is a file, not a directory")
 
 
 def _warc_sink(args: argparse.Namespace, config: CrawlConfig) -> WarcSink | None:
@@ -525,6 +544,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     """crawler export --state redis://... --crawl-id NAME: every saved record once, in commit order."""
     from .shared import export, require_crawl
 
+    _check_output("-o", args.output)
     store = _shared_reader(args)
     try:
         require_crawl(store)
@@ -575,6 +595,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .display import stderr
 
     config = config_from_args(args)
+    _check_output("-o", args.output)
     spec = _demo_spec(args)
 
     async def run() -> int:
@@ -608,6 +629,7 @@ def _compare(args: argparse.Namespace, url: str | None, defaults: dict[str, int]
 
     spec = _demo_spec(args) if url is None else None
     options = _compare_options(args, url or "", defaults, spec)
+    _check_directory("--report", args.report)
     report = Path(args.report)
     directories = {w: report / w if len(workloads) > 1 else report for w in workloads}
     try:
@@ -728,10 +750,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     config = config_from_args(args, check.check_settings(args.no_external, args.check_fragments))
     seeds = read_seeds(args.urls, args.seeds_file)
-    if args.output not in (None, "-") and not Path(args.output).parent.is_dir():
-        raise UsageError(f"-o {args.output}: no such directory")
+    _check_output("-o", args.output)
     if is_shared(args.state):
         raise UsageError("crawler check keeps its state in a directory: --state DIR (a Redis is for crawler crawl)")
+    _check_directory("--state", args.state)
     started = time.monotonic()
     builder = check.ReportBuilder(check_fragments=config.check_fragments)
     if args.state is not None:

@@ -70,6 +70,16 @@ def test_output_to_stdout_with_config_file(small_site) -> None:
     (["crawl", "http://127.0.0.1:9/", "--proxy", "gopher://127.0.0.1:70"], "scheme 'gopher' is not supported"),
     (["crawl", "http://127.0.0.1:9/", "--cookie", "session"], "is not name=value"),
     (["crawl", "http://127.0.0.1:9/", "--auth", "ann"], "auth must be USER:PASSWORD"),
+    # Where output goes, refused before anything is fetched rather than after.
+    (["crawl", "http://127.0.0.1:9/", "--state", "pyproject.toml"], "--state pyproject.toml: is a file, not a "),
+    (["check", "http://127.0.0.1:9/", "--state", "pyproject.toml"], "--state pyproject.toml: is a file, not a "),
+    (["crawl", "http://127.0.0.1:9/", "--warc", "pyproject.toml"], "--warc pyproject.toml: is a file, not a "),
+    (["crawl", "http://127.0.0.1:9/", "-o", "/nonexistent/out.jsonl"], "-o /nonexistent/out.jsonl: no such dir"),
+    (["crawl", "http://127.0.0.1:9/", "-o", "tests"], "-o tests: is a directory, not a file"),
+    (["check", "http://127.0.0.1:9/", "-o", "tests"], "-o tests: is a directory, not a file"),
+    (["compare", "--demo", "--report", "pyproject.toml"], "--report pyproject.toml: is a file, not a dir"),
+    (["export", "--state", "redis://127.0.0.1:9/0", "--crawl-id", "x", "-o", "/nonexistent/all.jsonl"],
+     "-o /nonexistent/all.jsonl: no such directory"),
 ])
 def test_mistakes_get_one_line_and_exit_2(args: list[str], message: str) -> None:
     result = run_cli(*args)

@@ -245,7 +245,7 @@ def test_export_to_stdout_is_in_commit_order(
         positions = [order[record["url"]] for record in read_jsonl(out)]
         assert positions == sorted(positions)
     result = crawler("export", "--state", redis_server.url, "--crawl-id", CRAWL, "-o", "/nonexistent/all.jsonl")
-    assert (result.returncode, result.stderr) == (1, "crawler: error: /nonexistent/all.jsonl: No such file or directory\n")
+    assert (result.returncode, result.stderr) == (2, "crawler: error: -o /nonexistent/all.jsonl: no such directory\n")
 
 
 @pytest.mark.parametrize("limit, delay", [(2, 0.0), (8, 0.15)])
