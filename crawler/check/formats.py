@@ -76,8 +76,9 @@ _compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), check_c
 
 
 def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
+    """Text safe inside a Markdown table cell: no column break, code span or raw HTML tag (a link text of <img>)."""
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
+            .replace("<", "\\<"))
 
 
 def to_markdown(report: CheckReport) -> str:

@@ -231,6 +231,8 @@ def test_text_and_markdown_name_every_target_and_referrer() -> None:
     assert f"BROKEN {ROOT}gone  (404)" in text and f'on {ROOT}ok  "Gone | again"' in text
     assert "6 links checked on 2 pages: 4 broken, 1 not checked (robots.txt)" in text
     assert f"| {ROOT}gone | 404 | {ROOT}ok | Gone \\| again |" in markdown
+    # An image's placeholder text is not raw HTML to a Markdown renderer (an empty <img> tag)
+    assert f"| {ROOT}moved | 404, via redirect to {ROOT}new | {ROOT} | \\<img> |" in markdown
     assert "### Not checked (robots.txt)" in markdown
 
 
