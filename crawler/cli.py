@@ -348,6 +348,11 @@ async def crawl_with_display(config: CrawlConfig, seeds: list[str], output: str 
             await asyncio.gather(progress, return_exceptions=True)
     if not quiet:
         stderr.print(summary_table(crawler.statistics(), time.monotonic() - started, before=before))
+    if unreachable := crawler.statistics().robots_unreachable:
+        hosts, its = ("1 host", "its") if unreachable == 1 else (f"{unreachable:,} hosts", "their")
+        print(f"note: the robots.txt of {hosts} could not be fetched (no answer, or 5xx/429, through every "
+              f"retry): none of {its} pages were crawled, as RFC 9309 asks; --no-robots crawls them anyway",
+              file=sys.stderr)
     if interrupted:
         hint = "; rerun to resume" if store is not None else ""
         stderr.print(f"interrupted: output is complete up to the last record written{hint}")

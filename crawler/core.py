@@ -50,7 +50,7 @@ from .models import (
 from .parsing import is_html
 from .policy import PATH_TOKENS, Scope, TrapGuard
 from .retry import is_retryable, retry_wait
-from .robots import RobotsRules, judge_robots, robots_url
+from .robots import DISALLOW_ALL, RobotsRules, judge_robots, robots_url
 from .sitemaps import default_sitemap_url, parse_sitemap
 from .slots import Slots
 from .stores.memory import MemoryFrontier
@@ -79,6 +79,7 @@ class CrawlStats:
     queued: int = 0
     seen: int = 0
     robots_disallowed: int = 0
+    robots_unreachable: int = 0  # hosts whose robots.txt never answered: none of their pages fetched
     out_of_scope: int = 0
     duplicates: int = 0
     too_deep: int = 0
@@ -96,6 +97,7 @@ class _Counters:
     retries: int = 0
     redirects: int = 0
     robots_disallowed: int = 0
+    robots_unreachable: int = 0
     out_of_scope: int = 0
     duplicates: int = 0
     too_deep: int = 0
@@ -530,6 +532,8 @@ class CrawlCore:
         elif answer.rules is None:
             self._schedule_retry(request, fetch, now)
         else:
+            if answer.rules is DISALLOW_ALL and not self.halted:  # given up, not cut short by a stop
+                self._counts.robots_unreachable += 1
             self._settle_robots(self.slots.open(request.origin_url), answer.rules, fetch.url)
 
     def _settle_robots(self, host: str, rules: RobotsRules, robots_url: str) -> None:

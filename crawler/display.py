@@ -56,6 +56,8 @@ def summary_table(stats: CrawlStats, elapsed: float, title: str = "crawl summary
         ("out of scope", f"{stats.out_of_scope:,}"), ("duplicates", f"{stats.duplicates:,}"),
         ("too deep", f"{stats.too_deep:,}"), ("trap guards", f"{stats.traps:,}"),
     ]
+    if stats.robots_unreachable:
+        rows.append(("hosts whose robots.txt failed", f"{stats.robots_unreachable:,}"))
     if stats.sitemap_pages:
         rows.append(("listed in sitemaps", f"{stats.sitemap_pages:,}"))
     for name, value in rows:

@@ -205,6 +205,15 @@ def test_sigterm_ends_a_parse_worker_and_the_crawl_goes_on(slow_site, tmp_path: 
     assert len(read_jsonl(out)) >= lines + 10
 
 
+def test_a_host_whose_robots_txt_fails_is_named_not_left_silent() -> None:
+    # Nothing listens there: no page is crawled (RFC 9309), and the crawl says why instead of ending quietly.
+    result = run_cli("crawl", "http://127.0.0.1:9/", "-q", "--retries", "0")
+    assert result.returncode == 0
+    assert result.stderr == ("note: the robots.txt of 1 host could not be fetched (no answer, or 5xx/429, through "
+                             "every retry): none of its pages were crawled, as RFC 9309 asks; --no-robots crawls "
+                             "them anyway\n")
+
+
 def test_version_and_module_entry() -> None:
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("crawler ")

@@ -283,13 +283,14 @@ def test_robots_5xx_disallows_until_fetched_then_gives_up() -> None:
     core = make_core(clock, respect_robots=True, retries=2)
     core.add_seeds([ROOT])
     assert drive(core, {ROOT + "robots.txt": robots("", 503), ROOT: html(ROOT)}, clock) == []
-    assert core.statistics().robots_disallowed == 1
+    assert (core.statistics().robots_disallowed, core.statistics().robots_unreachable) == (1, 1)
 
     core = make_core(clock, respect_robots=True, retries=2)
     core.add_seeds([ROOT])
     answers = iter([503, 200])
     records = drive(core, {ROOT + "robots.txt": lambda r: robots("", next(answers))(r), ROOT: html(ROOT)}, clock)
     assert [r.url for r in records] == [ROOT]
+    assert core.statistics().robots_unreachable == 0
 
 
 def test_crawl_delay_from_robots() -> None:

@@ -41,3 +41,11 @@ def test_a_resumed_crawls_rate_counts_only_this_runs_pages() -> None:
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "300" in text and "100.0" in text  # 200 pages this run, in 2 s
     assert "100.0 pages/s" in display.progress_line(CrawlStats(pages=300), 2.0, before=100).plain
+
+
+def test_the_summary_counts_hosts_whose_robots_txt_failed_only_when_there_are_some() -> None:
+    for stats, shown in ((CrawlStats(robots_unreachable=2), True), (CrawlStats(), False)):
+        console = Console(file=io.StringIO(), width=100)
+        console.print(display.summary_table(stats, 1.0))
+        text = console.file.getvalue()  # type: ignore[attr-defined]
+        assert ("hosts whose robots.txt failed │      2" in text) is shown
