@@ -224,6 +224,10 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
         data = document.get("crawl", document)
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path}: [crawl] must be a table")
+        stray = sorted(set(document) - {"crawl"}) if data is not document else []
+        if stray:  # beside a [crawl] table a top-level setting would be silently ignored
+            raise ConfigError(f"config file {path}: {stray[0]!r} is outside the [crawl] table; "
+                              "put every setting under [crawl]")
     config = config_from_mapping(data)
     return config_from_mapping(overrides or {}, base=config)
 

@@ -130,6 +130,9 @@ def test_bad_config_key_and_value(tmp_path: Path) -> None:
     config.write_text("[crawl\n")
     result = run_cli("crawl", "http://127.0.0.1:9/", "--config", str(config))
     assert result.returncode == 2 and "not valid TOML" in result.stderr
+    config.write_text("concurrency = 4\n[crawl]\nmax_pages = 3\n")
+    result = run_cli("crawl", "http://127.0.0.1:9/", "--config", str(config))
+    assert result.returncode == 2 and "'concurrency' is outside the [crawl] table" in result.stderr
 
 
 def test_seeds_file(small_site, tmp_path: Path) -> None:
