@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -508,8 +509,8 @@ def _crawl_shared(args: argparse.Namespace, config: CrawlConfig) -> int:
         raise UsageError("--fresh cannot restart a crawl other workers share: use another --crawl-id")
     if args.warc is not None:  # its files would hold records the crawl refused, and no resume repairs them
         raise UsageError("--warc is not offered with --state redis:// yet")
-    if args.lease_timeout is not None and args.lease_timeout <= 0:
-        raise UsageError("--lease-timeout must be positive")
+    if args.lease_timeout is not None and not 0 < args.lease_timeout < math.inf:  # nan fails this too
+        raise UsageError("--lease-timeout must be a positive number of seconds")
     given = args.urls or args.seeds_file
     seeds = read_seeds(args.urls, args.seeds_file) if given else []
     store = _shared_store(args, lease_timeout=args.lease_timeout, max_pages=config.max_pages,
@@ -741,8 +742,8 @@ def _cmd_demo_site(args: argparse.Namespace) -> int:
     """crawler demo-site: serve the demo site until interrupted."""
     from .demo import DemoSpec, serve_forever
 
-    if args.pages < 1 or args.latency_ms < 0 or not 0 <= args.port <= 65535:
-        raise UsageError("--pages must be positive, --latency-ms 0 or more, --port 0-65535")
+    if args.pages < 1 or not 0 <= args.latency_ms < math.inf or not 0 <= args.port <= 65535:
+        raise UsageError("--pages must be positive, --latency-ms a number 0 or more, --port 0-65535")
     spec = DemoSpec(pages=args.pages, latency_ms=args.latency_ms, seed=args.seed)
     serve_forever(spec, args.host, args.port, on_ready=lambda url: print(url, flush=True))
     return 0

@@ -7,6 +7,7 @@ mistake into a :class:`ConfigError` with a one-line message.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -134,6 +135,8 @@ def _validate(config: CrawlConfig) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name} must be a number, not {value!r}")
+        if not math.isfinite(value):  # nan passes every comparison, and --delay inf waited forever
+            raise ConfigError(f"{name} must be a finite number, not {value}")
         if value < 0 or (value == 0 and name in _POSITIVE_FLOATS):
             raise ConfigError(f"{name} must be {'positive' if name in _POSITIVE_FLOATS else '0 or more'}, not {value}")
     if config.max_body_bytes < 1:

@@ -25,6 +25,7 @@ import dataclasses
 import http.client
 import itertools
 import json
+import math
 import os
 import queue
 import random
@@ -76,8 +77,8 @@ def _spec_problems(spec: DemoSpec) -> list[str]:
     problems = []
     if spec.pages < 1:
         problems.append(f"pages must be at least 1, not {spec.pages}")
-    if spec.latency_ms < 0:
-        problems.append(f"latency_ms must be 0 or more, not {spec.latency_ms}")
+    if not 0 <= spec.latency_ms < math.inf:  # nan fails this too
+        problems.append(f"latency_ms must be a number, 0 or more, not {spec.latency_ms}")
     if not 1 <= spec.min_kb <= spec.max_kb:
         problems.append(f"need 1 <= min_kb <= max_kb, not {spec.min_kb} and {spec.max_kb}")
     # Three links are always there: home and the two tree children.

@@ -70,6 +70,10 @@ def test_output_to_stdout_with_config_file(small_site) -> None:
     (["crawl", "http://127.0.0.1:9/", "--proxy", "gopher://127.0.0.1:70"], "scheme 'gopher' is not supported"),
     (["crawl", "http://127.0.0.1:9/", "--cookie", "session"], "is not name=value"),
     (["crawl", "http://127.0.0.1:9/", "--auth", "ann"], "auth must be USER:PASSWORD"),
+    (["crawl", "http://127.0.0.1:9/", "--timeout", "nan"], "timeout must be a finite number, not nan"),
+    (["crawl", "http://127.0.0.1:9/", "--delay", "inf"], "delay must be a finite number, not inf"),
+    (["demo-site", "--latency-ms", "nan"], "--latency-ms a number 0 or more"),
+    (["demo", "--latency-ms", "inf"], "latency_ms must be a number, 0 or more, not inf"),
     # Where output goes, refused before anything is fetched rather than after.
     (["crawl", "http://127.0.0.1:9/", "--state", "pyproject.toml"], "--state pyproject.toml: is a file, not a "),
     (["check", "http://127.0.0.1:9/", "--state", "pyproject.toml"], "--state pyproject.toml: is a file, not a "),
